@@ -1,0 +1,117 @@
+"""
+### 月通报 — monthly bulletin, spot-check draw and township problem lists
+
+Triggered by the `fangpin_screening` asset: it runs once the month's screening is stored,
+for the month named in the asset event (`extra["period"]`). A manual run takes the month
+as the `period` Param (empty: the month before the run's date).
+
+1. **resolve** — the period and folders.
+2. **derive_problems** — problems (问题清单) from verifications, spot-check results and
+   rectifications, with deadlines and blue/yellow/red escalation.
+3. **sample** — the month's phone spot-check draw (30 households per township;
+   `seed` Param optional) → `spot_check.csv`; **write_call_sheet** — one mapped task per drawn
+   township (restricted call sheets).
+4. **build_bulletin** / **send_bulletin** — the 月通报 PDF, emailed to the leaders.
+5. **write_township_problems** / **send_township_problems** — one mapped task per township:
+   its problem list PDF, emailed to the township.
+
+Emits `fangpin_bulletin` (extra period). Re-running sends nothing twice (unless
+*force_send*). Outputs: `<output_dir>/M/`. Failures email the platform team.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+
+from fangpin import orchestration as orch
+
+
+@dag(
+    dag_id="fangpin_monthly_bulletin",
+    schedule=[orch.SCREENING],
+    start_date=orch.START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=orch.default_args(),
+    params=orch.params("month", seed=Param(None, type=["null", "integer"], title="抽查随机种子 seed",
+                                               description="Seed of the spot-check draw; empty = derived from the period.")),
+    tags=["fangpin", "monthly", "bulletin"],
+    doc_md=__doc__,
+)
+def fangpin_monthly_bulletin():
+    @task(multiple_outputs=True)
+    def resolve(**context) -> dict:
+        run = orch.folders(orch.period_of("month", context), context)
+        run["seed"] = context["params"].get("seed")
+        return run
+
+    @task
+    def derive_problems(period: str) -> dict:
+        from fangpin.pipeline import derive_problems as derive
+
+        return derive(period)
+
+    @task
+    def sample(period: str, out_dir: str, seed: int | None) -> dict:
+        from fangpin.pipeline import sample_period
+
+        return sample_period(period, out_dir, seed=seed)
+
+    @task
+    def drawn_townships(draw: dict) -> list[str]:
+        return list(draw.get("townships", []))
+
+    @task(map_index_template="{{ township_code }}")
+    def write_call_sheet(township_code: str, period: str, out_dir: str) -> list[str]:
+        from fangpin.pipeline import write_call_sheet as write
+
+        return write(period, township_code, out_dir)
+
+    @task
+    def build_bulletin(period: str, out_dir: str) -> str:
+        from fangpin.pipeline import build_report
+
+        return build_report("monthly", period, out_dir)
+
+    @task(outlets=[orch.BULLETIN])
+    def send_bulletin(period: str, pdf: str, force: bool, outlet_events=None) -> list[str]:
+        from fangpin.pipeline import send_report
+
+        sent = send_report("monthly", period, pdf, force=force)
+        outlet_events[orch.BULLETIN].extra = {"period": period}
+        return sent
+
+    @task
+    def townships(period: str) -> list[str]:
+        from fangpin.pipeline import township_codes
+
+        return township_codes(period)
+
+    @task(map_index_template="{{ township_code }}")
+    def write_township_problems(township_code: str, period: str, out_dir: str) -> dict:
+        from fangpin.pipeline import write_township_problems as write
+
+        return {"township_code": township_code, "pdf": write(period, township_code, out_dir)}
+
+    @task(map_index_template="{{ item['township_code'] }}")
+    def send_township_problems(item: dict, period: str, force: bool) -> list[str]:
+        from fangpin.pipeline import send_township_problems as send
+
+        return send(period, item["township_code"], item["pdf"], force=force)
+
+    run = resolve()
+    problems = derive_problems(run["period"])
+    drawn = sample(run["period"], run["out_dir"], run["seed"])
+    problems >> drawn
+    write_call_sheet.partial(period=run["period"], out_dir=run["out_dir"]).expand(
+        township_code=drawn_townships(drawn))
+    pdf = build_bulletin(run["period"], run["out_dir"])
+    drawn >> pdf
+    send_bulletin(run["period"], pdf, run["force"])
+    codes = townships(run["period"])
+    problems >> codes
+    lists = write_township_problems.partial(period=run["period"], out_dir=run["out_dir"]).expand(township_code=codes)
+    send_township_problems.partial(period=run["period"], force=run["force"]).expand(item=lists)
+
+
+fangpin_monthly_bulletin()

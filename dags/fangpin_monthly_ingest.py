@@ -1,0 +1,94 @@
+"""
+### 月度数据接收与筛查 — monthly ingest, validation, screening and push lists
+
+Departments deliver month **M** into `<data_dir>/M/` by the 5th of M+1; this DAG runs at
+06:00 (Asia/Shanghai) on the 6th for month M (the run's data interval is the previous month).
+
+1. **resolve** — the period: the `period` Param on a manual run, else the run's data interval.
+2. **ingest** — validate every feed with Great Expectations (quarantine, history, Data Docs)
+   and load the accepted rows, replacing the period (`fangpin.pipeline.ingest_summary`).
+   Emits the `fangpin_delivery` asset.
+3. **screen** — rules R01–R12 → `screening.csv`; emits the `fangpin_screening` asset with
+   `extra={"period": M}` — the monthly bulletin waits for it.
+4. **suspect_townships**, then **write_push_list** / **send_push_list** — one mapped task
+   per township with suspects:
+   the township's xlsx push list, emailed to its contact (never twice unless *force_send*).
+
+Re-running a run replaces the period's rows and files and sends no email twice.
+Outputs: `<output_dir>/M/`. Failures email the platform team.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from fangpin import orchestration as orch
+
+
+@dag(
+    dag_id="fangpin_monthly_ingest",
+    schedule=orch.timetable(orch.MONTHLY_INGEST),
+    start_date=orch.START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=orch.default_args(),
+    params=orch.params("month"),
+    tags=["fangpin", "monthly", "ingest"],
+    doc_md=__doc__,
+)
+def fangpin_monthly_ingest():
+    @task(multiple_outputs=True)
+    def resolve(**context) -> dict:
+        """The period and folders of this run; fails when the delivery folder is missing."""
+        import os
+
+        run = orch.folders(orch.period_of("month", context), context)
+        if not os.path.isdir(run["data_dir"]):
+            raise FileNotFoundError(f"delivery folder {run['data_dir']} does not exist (departments deliver by the 5th)")
+        return run
+
+    @task(outlets=[orch.DELIVERY])
+    def ingest(period: str, data_dir: str, out_dir: str, outlet_events=None) -> dict:
+        from fangpin.pipeline import ingest_summary
+
+        summary = ingest_summary(data_dir, period, out_dir)
+        if summary.get("rejected"):
+            print(f"rejected whole: {summary['rejected']} (see validation_summary.csv)")
+        outlet_events[orch.DELIVERY].extra = {"period": period, "rejected": list(summary.get("rejected", []))}
+        return summary
+
+    @task(outlets=[orch.SCREENING])
+    def screen(period: str, out_dir: str, outlet_events=None) -> dict:
+        from fangpin.pipeline import screen_period
+
+        result = screen_period(period, out_dir)
+        outlet_events[orch.SCREENING].extra = {"period": period, "suspected": int(result.get("suspected", 0))}
+        return result
+
+    @task
+    def suspect_townships(screening: dict) -> list[str]:
+        """The townships with at least one suspected household (one push list each)."""
+        return list(screening.get("townships", []))
+
+    @task(map_index_template="{{ township_code }}")
+    def write_push_list(township_code: str, period: str, out_dir: str) -> dict:
+        from fangpin.pipeline import write_push_list as write
+
+        return {"township_code": township_code, "path": write(period, township_code, out_dir)}
+
+    @task(map_index_template="{{ item['township_code'] }}")
+    def send_push_list(item: dict, period: str, force: bool) -> list[str]:
+        from fangpin.pipeline import send_push_list as send
+
+        return send(period, item["township_code"], item["path"], force=force)
+
+    run = resolve()
+    ingested = ingest(run["period"], run["data_dir"], run["out_dir"])
+    screened = screen(run["period"], run["out_dir"])
+    ingested >> screened
+    lists = write_push_list.partial(period=run["period"], out_dir=run["out_dir"]).expand(
+        township_code=suspect_townships(screened))
+    send_push_list.partial(period=run["period"], force=run["force"]).expand(item=lists)
+
+
+fangpin_monthly_ingest()

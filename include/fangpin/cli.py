@@ -1,0 +1,222 @@
+"""`fangpin` command line: every stage outside Airflow, on the same code the DAGs call.
+
+Each command works on the monitoring database named by FANGPIN_DB_URL (a local SQLite file
+when unset) and needs nothing but the delivery folder: it validates and loads what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+log = logging.getLogger("fangpin")
+
+
+class Progress:
+    """A progress bar on standard error for long work (generate, load)."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.bars: dict = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, unit="", file=sys.stderr, leave=True)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _period(text: str) -> str:
+    from fangpin.periods import Month
+
+    try:
+        return str(Month.parse(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _existing_dir(text: str) -> Path:
+    p = Path(text)
+    if not p.is_dir():
+        raise argparse.ArgumentTypeError(f"delivery folder not found: {text}")
+    return p
+
+
+def _report_rejections(validation) -> int:
+    for name in validation.rejected:
+        print(f"拒收 {validation.outcomes[name].message}", file=sys.stderr)
+    return 1 if validation.rejected else 0
+
+
+def cmd_generate(args) -> int:
+    from fangpin.generate import generate_county
+
+    progress = Progress(not args.quiet)
+    out = generate_county(Path(args.out), args.period, households=args.households, seed=args.seed,
+                          progress=progress, previous_problems=args.previous_problems)
+    progress.close()
+    print(f"generated {args.households} households for {args.period} in {out} (answer key: {out / 'answer_key'})")
+    return 0
+
+
+def cmd_load(args) -> int:
+    from fangpin import pipeline
+
+    progress = Progress(not args.quiet)
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=args.out is not None,
+                                 progress=progress)
+    progress.close()
+    for name, o in validation.outcomes.items():
+        print(f"{name:20s} {o.status:4s} rows={o.rows_total} accepted={o.rows_accepted} "
+              f"quarantined={o.rows_quarantined}")
+    return _report_rejections(validation)
+
+
+def cmd_validate(args) -> int:
+    from fangpin import pipeline
+
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=not args.no_docs)
+    print(f"validation summary: {Path(args.out) / 'validation_summary.csv'}")
+    return _report_rejections(validation)
+
+
+def cmd_screen(args) -> int:
+    from fangpin import pipeline
+
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    summary = pipeline.screen_period(args.period, str(args.out), push_lists=not args.no_push_lists)
+    print(f"{summary['suspected']} suspected households -> {Path(args.out) / 'screening.csv'}")
+    _report_rejections(validation)
+    return 1 if "households" in validation.rejected or "members" in validation.rejected else 0
+
+
+def cmd_sample(args) -> int:
+    from fangpin import pipeline
+
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    summary = pipeline.sample_period(args.period, str(args.out), seed=args.seed,
+                                     call_sheets=args.call_sheets)
+    print(f"{summary['drawn']} households drawn -> {Path(args.out) / 'spot_check.csv'}")
+    _report_rejections(validation)
+    return 1 if "households" in validation.rejected else 0
+
+
+def cmd_report(args) -> int:
+    from fangpin import pipeline
+
+    if args.data:
+        month = pipeline.report_month(args.kind, args.period)
+        pipeline.ingest(args.data, month, out_dir=args.out, build_docs=False)
+        pipeline.screen_period(month, str(args.out), push_lists=False)
+        pipeline.derive_problems(month)
+    pdf = pipeline.build_report(args.kind, args.period, str(args.out))
+    print(pdf)
+    return 0
+
+
+def cmd_db(args) -> int:
+    from fangpin.store import db
+
+    eng = db.engine(migrate_schema=False)
+    db.migrate(eng, args.revision)
+    print(f"{eng.url.render_as_string(hide_password=True)} at revision {args.revision}")
+    return 0
+
+
+def cmd_params(args) -> int:
+    import datetime as dt
+
+    from fangpin.params import all_in_force
+    from fangpin.periods import Month
+
+    on = Month.parse(args.period).end if args.period else dt.date.today()
+    for p in all_in_force(on, args.province):
+        print(f"{p.name} = {p.value} {p.unit}  (since {p.since}, {p.province}; {p.reference})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="fangpin", description="防返贫动态监测 — validate, screen, sample, report")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write a synthetic county delivery with an answer key")
+    g.add_argument("--out", required=True, help="delivery folder to write")
+    g.add_argument("--period", required=True, type=_period, help="YYYY-MM")
+    g.add_argument("--households", type=int, default=2000)
+    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--previous-problems", type=Path, help="a previous problem list CSV to write rectifications for")
+    g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_generate)
+
+    def stage(name, func, help_):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--data", required=True, type=_existing_dir, help="delivery folder")
+        p.add_argument("--period", required=True, type=_period, help="YYYY-MM")
+        p.set_defaults(func=func)
+        return p
+
+    p = stage("load", cmd_load, "validate a delivery and load its accepted rows (replaces the period)")
+    p.add_argument("--out", type=Path, help="also write quarantine files, the summary and Data Docs here")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p = stage("validate", cmd_validate, "validate a delivery: quarantine, validation_summary.csv, Data Docs")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--no-docs", action="store_true", help="skip building GX Data Docs")
+    p = stage("screen", cmd_screen, "screen households with rules R01–R12 -> screening.csv and push lists")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--no-push-lists", action="store_true")
+    p = stage("sample", cmd_sample, "draw the month's phone spot-check -> spot_check.csv")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--call-sheets", action="store_true", help="also write the restricted call sheets")
+
+    r = sub.add_parser("report", help="render a report PDF from the monitoring database")
+    r.add_argument("kind", choices=["weekly", "monthly", "quarterly"])
+    r.add_argument("--period", required=True, help="2026-W45 | 2026-10 | 2026-Q4")
+    r.add_argument("--out", required=True, type=Path)
+    r.add_argument("--data", type=_existing_dir, help="load this delivery first")
+    r.set_defaults(func=cmd_report)
+
+    d = sub.add_parser("db", help="migrate the monitoring database schema")
+    d.add_argument("revision", nargs="?", default="head")
+    d.set_defaults(func=cmd_db)
+
+    pr = sub.add_parser("params", help="list the dated parameters in force")
+    pr.add_argument("--period", help="YYYY-MM (default: today)")
+    pr.add_argument("--province")
+    pr.set_defaults(func=cmd_params)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from fangpin.read import FeedRejected
+
+    try:
+        return args.func(args)
+    except FeedRejected as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""All configuration in one place.
+
+Values come, highest priority first, from environment variables `FANGPIN_<FIELD>`
+(e.g. FANGPIN_DB_URL), then from a YAML file (FANGPIN_CONFIG, default ./fangpin.yaml when
+it exists), then from the defaults below, which run everything locally on SQLite.
+Policy thresholds are not here: they are dated parameters (parameters.yaml, see params.py).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+
+
+# The repository root when running from a checkout (include/fangpin/config.py -> ../..);
+# in the Docker image templates/ and expectations/ are mounted there too.
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FANGPIN_", extra="ignore")
+
+    home: Path = Field(Path(".fangpin"), description="working folder for the local database and GX project")
+    db_url: str | None = Field(None, description="SQLAlchemy URL of the monitoring database; SQLite in `home` when unset")
+    data_dir: Path = Field(Path("incoming"), description="drop folder root; one sub-folder per delivery")
+    output_dir: Path = Field(Path("output"), description="where reports, lists and Data Docs are written")
+    gx_dir: Path | None = Field(None, description="GX project folder (suites, checkpoints, Data Docs); `home`/gx when unset")
+    params_file: Path | None = Field(None, description="dated parameters; the packaged parameters.yaml when unset")
+    templates_dir: Path = Field(REPO / "templates", description="Jinja2 report templates (HTML + CSS)")
+    expectations_dir: Path = Field(REPO / "expectations", description="declarative GX expectation suites")
+
+    county: str = "兴宾区"
+    county_code: str = "451302"
+    province: str = "广西"
+    issuing_office: str = "兴宾区乡村振兴局"
+
+    leaders: list[str] = Field(default_factory=lambda: ["leaders@fangpin.local"],
+                               description="recipients of the weekly, monthly and quarterly reports")
+    platform_team: list[str] = Field(default_factory=lambda: ["platform@fangpin.local"],
+                                     description="recipients of DAG failure alerts")
+    spot_check_team: list[str] = Field(default_factory=lambda: ["spotcheck@fangpin.local"],
+                                       description="recipients of the restricted call sheets")
+    township_contacts: dict[str, str] = Field(default_factory=dict,
+                                              description="township code (9 digits) -> email of its contact")
+    township_contact_pattern: str | None = Field(
+        "township-{code}@fangpin.local",
+        description="fallback address for a township without an explicit contact; null disables it")
+    mail_from: str = "fangpin@fangpin.local"
+    smtp_conn_id: str = "smtp_default"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = os.environ.get("FANGPIN_CONFIG", "fangpin.yaml")
+        sources = [init_settings, env_settings]
+        if Path(yaml_file).is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    @property
+    def database_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.home / 'fangpin.db').resolve()}"
+
+    @property
+    def gx_project(self) -> Path:
+        return self.gx_dir or self.home / "gx"
+
+    def township_contact(self, code: str) -> str | None:
+        if code in self.township_contacts:
+            return self.township_contacts[code]
+        return self.township_contact_pattern.format(code=code) if self.township_contact_pattern else None
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings()
+
+
+def reset() -> None:
+    """Forget cached settings (tests change the environment)."""
+    settings.cache_clear()

@@ -1,0 +1,83 @@
+"""The generator's own check of its planting (independent of fangpin.screen).
+
+`evaluate` applies the contract's rules R01–R12 to the generator's typed frames (keyed by
+household position `h` and member position `person`). The generator calls it twice, on every
+clean row and on the rows that will pass validation, and refuses to write an answer key when
+either result differs from what it planted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from fangpin import feeds as F
+
+
+def evaluate(households: pd.DataFrame, members: pd.DataFrame, feeds: dict[str, pd.DataFrame], ctx) -> dict[int, set]:
+    """{household position: set of rule codes} for every household hitting at least one rule."""
+    hs = households.drop_duplicates("h").set_index("h")
+    hits: dict[int, set] = {}
+
+    def add(index, code):
+        for h in index:
+            hits.setdefault(int(h), set()).add(code)
+
+    start, end, year_start = (pd.Timestamp(ctx.month.start), pd.Timestamp(ctx.month.end),
+                              pd.Timestamp(ctx.month.year_start))
+    T = ctx.T
+    mem = members[members["h"].isin(hs.index)]
+    person_h = pd.Series(mem["h"].to_numpy(), index=mem["person"].to_numpy())
+
+    def of_people(frame: pd.DataFrame) -> pd.DataFrame:
+        f = frame[frame["person"].isin(person_h.index)].copy()
+        f["h"] = person_h.reindex(f["person"].to_numpy()).to_numpy()
+        return f
+
+    inc, last = hs["income"], hs["last_income"]
+    add(hs.index[inc < T], "R01")
+    add(hs.index[(last > 0) & ((last - inc) / last.where(last > 0, 1) >= ctx.drop_ratio)], "R02")
+
+    size = mem.groupby("h").size().reindex(hs.index, fill_value=0)
+    labor = mem[mem["labor_skill"].isin(F.LABORER_SKILLS)].groupby("h").size().reindex(hs.index, fill_value=0)
+
+    dis = of_people(feeds["disability"])
+    dis = dis[(dis["issue_date"] >= start) & (dis["issue_date"] <= end)]
+    severe = dis["disability_grade"].isin(ctx.severe_grades) | (
+        (dis["disability_grade"] == "三级") & dis["disability_type"].isin(ctx.grade3_types))
+    add(dis.loc[severe, "h"].unique(), "R03")
+
+    civ = of_people(feeds["civil_affairs"])
+    add(civ.loc[(civ["start_date"] >= start) & (civ["start_date"] <= end), "h"].unique(), "R04")
+
+    med = of_people(feeds["medical"])
+    med = med[(med["discharge_date"] >= year_start) & (med["discharge_date"] <= end)]
+    per_person = med.groupby(["h", "person"])["out_of_pocket"].sum().reset_index()
+    registered = hs["cat"].reindex(per_person["h"]).to_numpy() < 2
+    thr = np.where(registered, ctx.thr_registered, ctx.thr_general)
+    add(per_person.loc[per_person["out_of_pocket"].to_numpy() >= thr, "h"].unique(), "R05")
+
+    judged = size > 0
+    add(hs.index[judged & (labor == 0)], "R06")
+    add(hs.index[(size >= ctx.large) & (labor == 1)], "R07")
+
+    edu = of_people(feeds["education"])
+    students = edu[edu["status"] == "在读"].drop_duplicates("person").groupby("h").size() \
+        .reindex(hs.index, fill_value=0)
+    add(hs.index[(size >= ctx.large) & (students / size.where(size > 0, 1) >= ctx.student_ratio)], "R08")
+
+    hh_oop = med.groupby("h")["out_of_pocket"].sum().reindex(hs.index, fill_value=0.0)
+    after = (inc * size - hh_oop) / size.where(size > 0, 1)
+    add(hs.index[judged & (inc >= T) & (after < T)], "R09")
+
+    hou = feeds["housing"]
+    hou = hou[hou["h"].isin(hs.index) & (hou["appraisal_date"] <= end)]
+    latest = hou.sort_values(["h", "appraisal_date"], kind="stable").groupby("h").tail(1)
+    add(latest.loc[latest["grade"].isin(ctx.unsafe_grades), "h"], "R10")
+
+    add(edu.loc[edu["stage"].isin(ctx.compulsory) & (edu["status"] == "辍学"), "h"].unique(), "R11")
+
+    hea = of_people(feeds["health"])
+    add(hea.loc[(hea["disease_class"] == "大病") & (hea["diagnosis_date"] >= start)
+                & (hea["diagnosis_date"] <= end), "h"].unique(), "R12")
+    return hits

@@ -1,0 +1,236 @@
+"""What the DAG files share: schedules, default arguments, the failure notifier, Params,
+Assets, and the rules that turn a DAG run into the period it works on.
+
+Only DAG files import this module (it imports Airflow's Task SDK); the rest of `fangpin`
+stays Airflow-free. It imports nothing heavy, so a DAG file still parses fast.
+
+A run's period comes, in this order, from
+1. the `period` Param (a manual run, typed on the trigger form);
+2. the triggering asset events' `extra["period"]` (the bulletin, triggered by the month's
+   screening);
+3. the run's data interval (scheduled runs: `CronTriggerTimetable(..., interval=...)` gives
+   each run the interval of the previous month / week / quarter);
+4. a run without a data interval width (manual run of an asset-scheduled DAG): the period
+   before the one containing the run's date.
+Never from the wall clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from dateutil.relativedelta import relativedelta
+
+from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+from airflow.sdk import Asset, CronTriggerTimetable, Param
+
+from fangpin.periods import Month, Quarter, Week, month_of_interval, quarter_of_interval, week_of_interval
+
+log = logging.getLogger(__name__)
+
+TZ = "Asia/Shanghai"
+OWNER = "fangpin"
+START = pendulum.datetime(2026, 1, 1, tz=TZ)  # gives every DAG the Asia/Shanghai timezone
+KINDS = ("month", "week", "quarter")
+
+# Assets linking the stages. Each event carries extra={"period": ...}.
+DELIVERY = Asset(uri="x-fangpin://monitoring/delivery", name="fangpin_delivery", group="fangpin")
+SCREENING = Asset(uri="x-fangpin://monitoring/screening", name="fangpin_screening", group="fangpin")
+BULLETIN = Asset(uri="x-fangpin://monitoring/bulletin", name="fangpin_bulletin", group="fangpin")
+
+# Schedules (local time, Asia/Shanghai). Departments deliver month M by the 5th of M+1.
+MONTHLY_INGEST = dict(cron="0 6 6 * *", interval=relativedelta(months=1))    # 06:00 on the 6th
+WEEKLY = dict(cron="0 8 * * 1", interval=relativedelta(days=7))              # Monday 08:00
+QUARTERLY = dict(cron="0 9 10 1,4,7,10 *", interval=relativedelta(months=3))  # 10th after a quarter
+
+
+def timetable(spec: dict) -> CronTriggerTimetable:
+    """A cron trigger whose data interval is the period before the run (never zero-width)."""
+    return CronTriggerTimetable(spec["cron"], timezone=TZ, interval=spec["interval"])
+
+
+# ---------------------------------------------------------------- failure notifier
+
+FAILURE_SUBJECT = "【fangpin 故障】{{ ti.dag_id }}.{{ ti.task_id }} 运行失败（{{ run_id }}）"
+FAILURE_BODY = (
+    "<p>DAG <b>{{ ti.dag_id }}</b> 的任务 <b>{{ ti.task_id }}</b>"
+    "{% if ti.map_index is not none and ti.map_index >= 0 %}[{{ ti.map_index }}]{% endif %}"
+    " 在第 {{ ti.try_number }} 次尝试后失败。</p>"
+    "<p>运行：{{ run_id }}<br>数据区间：{{ data_interval_start }} — {{ data_interval_end }}</p>"
+    "<p>错误：{{ exception | string | e }}</p>"
+    "<p>日志：<a href=\"{{ ti.log_url }}\">{{ ti.log_url }}</a></p>"
+)
+
+
+class PlatformFailureNotifier(SmtpNotifier):
+    """SmtpNotifier to settings().platform_team, through settings().smtp_conn_id.
+
+    Recipients, sender and connection are read when a failure is notified, not when the DAG
+    file is parsed (parsing reads no configuration file).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(to=[], subject=FAILURE_SUBJECT, html_content=FAILURE_BODY, **kwargs)
+
+    def notify(self, context):
+        from fangpin.config import settings
+
+        s = settings()
+        self.to, self.from_email, self.smtp_conn_id = list(s.platform_team), s.mail_from, s.smtp_conn_id
+        self.__dict__.pop("hook", None)  # the cached hook was built for the previous connection id
+        super().notify(context)
+
+
+def failure_notifier() -> PlatformFailureNotifier:
+    return PlatformFailureNotifier()
+
+
+def default_args(**overrides) -> dict:
+    """Every task: owner, 2 retries with backoff, the failure email after the last try.
+
+    The callback is task-level (default_args) rather than DAG-level: in Airflow 3 a task's
+    callback runs in the worker right after the failed try, with the task's context and
+    connections; DAG-level callbacks run in the dag-processor and are not reliable there
+    (apache/airflow#63374).
+    """
+    args = {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=5),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(minutes=30),
+        "on_failure_callback": failure_notifier(),
+    }
+    args.update(overrides)
+    return args
+
+
+# ---------------------------------------------------------------- Params (trigger form)
+
+_PATTERNS = {
+    "month": r"^\d{4}-?\d{2}$",
+    "week": r"^(\d{4}-?W\d{1,2}|\d{4}-\d{2}-\d{2})$",
+    "quarter": r"^\d{4}-?Q[1-4]$",
+}
+_EXAMPLES = {"month": "2026-10", "week": "2026-W45 或 2026-11-09", "quarter": "2026-Q4"}
+
+
+def params(kind: str, **extra: Param) -> dict[str, Param]:
+    """The trigger-form Params every DAG has: period, folder overrides, force re-send."""
+    return {
+        "period": Param(None, type=["null", "string"], pattern=_PATTERNS[kind], title="期间 period",
+                        description=f"手动运行时填写要处理的期间（如 {_EXAMPLES[kind]}）；"
+                                    "留空则按本次运行的数据区间推算。"),
+        "data_root": Param(None, type=["null", "string"], title="data root",
+                           description="Drop-folder root (delivery of month M is <root>/M); "
+                                       "empty = settings().data_dir."),
+        "output_root": Param(None, type=["null", "string"], title="output root",
+                             description="Output root (outputs go to <root>/<period>); "
+                                         "empty = settings().output_dir."),
+        "force_send": Param(False, type="boolean", title="强制重发 force re-send",
+                            description="Send the emails again even if already sent for this period."),
+        **extra,
+    }
+
+
+# ---------------------------------------------------------------- period from a run
+
+_PARSE = {"month": Month.parse, "week": Week.parse, "quarter": Quarter.parse}
+_OF_INTERVAL = {"month": month_of_interval, "week": week_of_interval, "quarter": quarter_of_interval}
+
+
+def _previous(kind: str, instant) -> Month | Week | Quarter:
+    """The period before the one containing `instant` (a run without interval width)."""
+    if kind == "week":
+        return Week(week_of_interval(instant, instant).start - dt.timedelta(days=7))
+    month = month_of_interval(instant, instant)
+    if kind == "month":
+        return month.shift(-1)
+    q = month.quarter
+    return Quarter(q.year - 1, 4) if q.q == 1 else Quarter(q.year, q.q - 1)
+
+
+def _event_period(context: Mapping[str, Any]) -> str | None:
+    """extra['period'] of the latest triggering asset event, if the run was asset-triggered."""
+    events = context.get("triggering_asset_events") or {}
+    found = []
+    for asset in list(events):
+        for ev in events[asset]:
+            extra = getattr(ev, "extra", None) or {}
+            if extra.get("period"):
+                found.append((getattr(ev, "timestamp", None) or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+                              str(extra["period"])))
+    if not found:
+        return None
+    periods = sorted({p for _, p in found})
+    if len(periods) > 1:
+        log.warning("triggering asset events name several periods %s; the latest event's wins", periods)
+    return max(found)[1]
+
+
+def period_of(kind: str, context: Mapping[str, Any]) -> str:
+    """The period (str: 2026-10 | 2026-W45 | 2026-Q4) a run works on; see the module docstring."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    chosen = (context.get("params") or {}).get("period")
+    if chosen:
+        return str(_PARSE[kind](chosen))
+    from_event = _event_period(context)
+    if from_event:
+        return str(_PARSE[kind](from_event))
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is not None and end is not None and end > start:
+        return str(_OF_INTERVAL[kind](start, end))
+    instant = end or context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+    if instant is None:
+        raise ValueError("cannot tell the period of this run: give the `period` Param")
+    return str(_previous(kind, instant))
+
+
+def folders(period: str, context: Mapping[str, Any], delivery: str | None = None) -> dict:
+    """The run's period with its delivery folder (data root / `delivery` month) and output folder."""
+    from fangpin.config import settings
+
+    p = context.get("params") or {}
+    s = settings()
+    data_root = Path(p.get("data_root") or s.data_dir)
+    out_root = Path(p.get("output_root") or s.output_dir)
+    return {
+        "period": period,
+        "data_dir": str((data_root / (delivery or period)).resolve()),
+        "out_dir": str((out_root / period).resolve()),
+        "force": bool(p.get("force_send", False)),
+    }
+
+
+# ---------------------------------------------------------------- the scheduled run for a period
+
+def run_date(kind: str, period: str) -> dt.datetime:
+    """When the schedule runs for `period` (the logical date to give dag.test()); the inverse
+    of period_of() on a scheduled run."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(TZ)
+    if kind == "month":
+        nxt = Month.parse(period).shift(1)
+        return dt.datetime(nxt.year, nxt.month, 6, 6, 0, tzinfo=tz)
+    if kind == "week":
+        monday = Week.parse(period).monday + dt.timedelta(days=7)
+        return dt.datetime(monday.year, monday.month, monday.day, 8, 0, tzinfo=tz)
+    q = Quarter.parse(period)
+    nxt = q.months[-1].shift(1)
+    return dt.datetime(nxt.year, nxt.month, 10, 9, 0, tzinfo=tz)
+
+
+def last_week_of(month: str) -> str:
+    """The last Monday-Sunday week whose statistics read `month` (its Sunday is in the month)."""
+    m = Month.parse(month)
+    week = Week.containing(m.end)
+    if week.end > m.end:
+        week = Week(week.monday - dt.timedelta(days=7))
+    return str(week)

@@ -1,0 +1,37 @@
+"""The wording of quarantine reasons, shared by the validator and the generator's answer key.
+
+A reason reads `<Chinese column header>：<problem>`, e.g. `身份证号：校验位错误`; several
+reasons of one row are joined by `；`. The problems for ID numbers come from fangpin.ids.
+"""
+
+from __future__ import annotations
+
+SEPARATOR = "；"
+
+MISSING = "不能为空"
+DUPLICATE = "重复"
+UNKNOWN_VILLAGE = "村代码不存在"
+UNKNOWN_HOUSEHOLD = "户编号不存在"
+NOT_A_NUMBER = "不是数字"
+NEGATIVE = "不能为负数"
+NOT_INTEGER = "不是整数"
+TOO_LARGE = "超出合理范围"
+BAD_ENUM = "取值不在允许范围"
+BAD_DATE = "日期无法解析"
+BAD_MONTH = "月份无法解析"
+AFTER_PERIOD = "晚于本期末"
+SIZE_MISMATCH = "与成员数不符"
+BAD_PHONE = "不是11位手机号"
+BAD_CODE = "代码位数不对"
+LEVEL_MISMATCH = "级别与代码位数不符"
+DATE_ORDER = "早于入院日期"
+# ID-number problems (see fangpin.ids.id_problem): 长度不是18位, 含非法字符, 地区码无效,
+# 出生日期无效, 校验位错误
+
+
+def reason(column_zh: str, problem: str) -> str:
+    return f"{column_zh}：{problem}"
+
+
+def join(reasons) -> str:
+    return SEPARATOR.join(reasons)

@@ -1,0 +1,122 @@
+"""月通报 — the monthly bulletin to the county leadership (致四家班子领导的一封信 + figures,
+ranking, blue/yellow/red lists, problem lists per township, departments' data)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine
+
+from fangpin import charts
+from fangpin.config import settings
+from fangpin.params import param
+from fangpin.periods import Month
+from fangpin.reports import common as C
+
+KIND = "monthly"
+TEMPLATE = "monthly.html"
+TITLE = "防返贫动态监测工作月通报"
+
+
+def file_name(period: str | Month) -> str:
+    m = Month.parse(str(period))
+    return f"{settings().county}防返贫动态监测月通报_{m.year}年{m.month}月.pdf"
+
+
+def ascii_name(period: str | Month) -> str:
+    return f"monthly_bulletin_{Month.parse(str(period))}.pdf"
+
+
+def visit_townships(table, issued: dt.date) -> dict:
+    """Townships the letter names for a leader's visit: the last `ranking.visit_bottom` by score,
+    and every township with a red-list problem."""
+    n = int(param("ranking.visit_bottom", issued))
+    scored = table[table["score"].notna()].sort_values(["score", "township_name"], ascending=[True, True])
+    bottom = list(scored["township_name"].head(n))
+    red = list(table.loc[table["red"] > 0].sort_values("red", ascending=False)["township_name"])
+    return {"bottom": bottom, "red": red, "all": list(dict.fromkeys(bottom + red))}
+
+
+def _pct(v) -> str:
+    return "—" if v is None or v != v else f"{v * 100:.1f}%"
+
+
+def letter(county: str, label: str, total: dict, visit: dict, rect_days: int) -> list[str]:
+    """The paragraphs of 致四家班子领导的一封信 (figures only; no personal data)."""
+    t = total
+    paras = [
+        f"现将{county}{label}防返贫动态监测和帮扶工作情况报告如下。",
+        f"一是监测帮扶。全{county[-1]}现有监测户{t['monitored']:,}户，本月新识别纳入{t['new_entries']:,}户，"
+        f"本月标注风险消除{t['eliminated_in_month']:,}户，累计风险消除率{_pct(t['elimination_rate'])}。",
+        f"二是数据比对。本月行业部门数据比对筛查出疑似返贫致贫风险户{t['suspected']:,}户，其中新增疑似"
+        f"{t['suspected_new']:,}户、高风险{t['suspected_high']:,}户，高风险且尚未纳入监测（应纳未纳）"
+        f"{t['should_monitor']:,}户。本月推送乡镇核实{t['pushed']:,}户，按期核实{t['verified_on_time']:,}户，"
+        f"逾期未核实{t['overdue']:,}户，核实及时率{_pct(t['verification_timeliness'])}。",
+        f"三是电话抽查。县数据核查小组本月电话抽查{t['spot_called']:,}户，接通{t['spot_answered']:,}户，"
+        f"信息一致且帮扶落实{t['spot_passed']:,}户，合格率{_pct(t['spot_pass_rate'])}。",
+        f"四是问题整改。本期清单共列问题{t['problems_listed']:,}个，其中本月新发现{t['problems_new']:,}个，"
+        f"已整改{t['problems_closed']:,}个，问题整改率{_pct(t['rectification_rate'])}；"
+        f"红单{t['red']:,}个、黄单{t['yellow']:,}个、蓝单{t['blue']:,}个。各乡镇须在通报后{rect_days}日内整改到位。",
+    ]
+    ask = []
+    if visit["bottom"]:
+        ask.append(f"综合排名靠后的{'、'.join(visit['bottom'])}")
+    if visit["red"]:
+        ask.append(f"有红单问题的{'、'.join(visit['red'])}")
+    if ask:
+        paras.append(f"恳请各位领导对照附后的各乡镇问题清单，重点到{'，以及'.join(ask)}实地督导，"
+                     "推动问题按期整改销号。")
+    else:
+        paras.append("本月各乡镇均无红单问题。恳请各位领导对照附后的各乡镇问题清单，到所挂乡镇督导落实。")
+    return paras
+
+
+def build_context(eng: Engine, period: str | Month) -> dict:
+    month = Month.parse(str(period))
+    s = settings()
+    issued = C.bulletin_date(month)
+    mf = C.month_figures(eng, month)
+    table, total = mf["table"], mf["total"]
+    rect_days = C.rectification_days(issued)
+    visit = visit_townships(table, issued)
+    rows = C.records(table)
+    problems = C.decorate_problems(mf["problems"], mf["households"], mf["towns"], mf["villages"])
+    by_town = {}
+    for p in problems:
+        by_town.setdefault(p["township_code"], []).append(p)
+    problem_sections = [{"code": code, "name": mf["towns"].get(code, code), "rows": by_town[code],
+                         "counts": {c: sum(1 for p in by_town[code] if p["colour"] == c) for c in C.COLOURS}}
+                        for code in mf["towns"].index if code in by_town]
+    escalated = [p for p in problems if p["colour"] in (C.RED, C.YELLOW)]
+    escalated.sort(key=lambda p: (p["colour"] != C.RED, p["township_code"], p["problem_id"]))
+    by_name = table.sort_values("township_code")
+    ranked = table.sort_values(["rank", "township_code"])
+    chart_rank = charts.hbar(list(ranked["township_name"]), list(ranked["score"] / 100), pct=True,
+                             title="乡镇综合得分", highlight=visit["all"])
+    chart_elim = charts.hbar(list(by_name["township_name"]), list(by_name["elimination_rate"]), pct=True,
+                             title="各乡镇风险消除率", reference=total["elimination_rate"])
+    chart_lists = charts.stacked_lists(list(by_name["township_name"]), list(by_name["blue"]),
+                                       list(by_name["yellow"]), list(by_name["red"]), title="各乡镇蓝黄红三单")
+    return {
+        "kind": KIND,
+        "title": f"{s.county}{TITLE}",
+        "period": str(month),
+        "period_label": month.label,
+        "issued_on": issued,
+        "as_of": month.end,
+        "county": s.county,
+        "issuing_office": s.issuing_office,
+        "letter": letter(s.county, month.label, total, visit, rect_days),
+        "visit": visit,
+        "rows": rows,
+        "ranked": C.records(ranked),
+        "total": total,
+        "method": C.method_rows(mf["weights"]),
+        "escalation_rules": C.escalation_rules(issued),
+        "rectification_days": rect_days,
+        "verification_days": int(param("problems.verification_days", month.end)),
+        "problem_sections": problem_sections,
+        "escalated": escalated,
+        "departments": C.department_quality(eng, month),
+        "charts": {"rank": chart_rank, "elimination": chart_elim, "lists": chart_lists},
+    }

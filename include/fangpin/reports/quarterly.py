@@ -1,0 +1,108 @@
+"""季调度 — quarterly dispatch-meeting materials: the quarter's three months side by side per
+township (trends, risk elimination, verification, spot checks, problems, ranking), townships
+repeatedly on the red list, and the departments' data-sharing quality."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from fangpin import charts
+from fangpin.config import settings
+from fangpin.params import param
+from fangpin.periods import Quarter
+from fangpin.reports import common as C
+
+KIND = "quarterly"
+TEMPLATE = "quarterly.html"
+TITLE = "防返贫动态监测季度调度会材料"
+# per-township figures shown month by month
+SERIES = ("monitored", "new_entries", "eliminated_in_month", "elimination_rate", "suspected", "pushed",
+          "verification_timeliness", "spot_pass_rate", "problems_new", "problems_closed", "problems_overdue",
+          "red", "score", "rank")
+
+
+def file_name(period: str | Quarter) -> str:
+    return f"{settings().county}防返贫动态监测季度调度会材料_{Quarter.parse(str(period)).label}.pdf"
+
+
+def ascii_name(period: str | Quarter) -> str:
+    return f"quarterly_dispatch_{Quarter.parse(str(period))}.pdf"
+
+
+def build_context(eng: Engine, period: str | Quarter) -> dict:
+    quarter = Quarter.parse(str(period))
+    s = settings()
+    months = quarter.months
+    figs = [C.month_figures(eng, m) for m in months]
+    names: dict[str, str] = {}
+    for f in figs:
+        names.update(f["towns"].to_dict())
+    codes = sorted(names)
+    labels = [f"{m.month}月" for m in months]
+
+    # township x month matrices
+    per = {key: pd.DataFrame({lab: f["table"][key].reindex(codes) if key in f["table"] else pd.Series(index=codes)
+                              for lab, f in zip(labels, figs)}, index=codes)
+           for key in SERIES}
+    rows = []
+    for code in codes:
+        row = {"township_code": code, "township_name": names[code]}
+        for key in SERIES:
+            row[key] = [None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in per[key].loc[code]]
+        rows.append(row)
+
+    # a month without a registry delivery has no figures (shown as "—", not as zeros)
+    delivered = [len(f["households"]) > 0 for f in figs]
+    totals = [f["total"] if ok else {} for f, ok in zip(figs, delivered)]
+    county = {key: [t.get(key) for t in totals] for key in
+              ("monitored", "new_entries", "eliminated_in_month", "elimination_rate", "suspected", "pushed",
+               "verification_timeliness", "spot_pass_rate", "problems_new", "problems_closed", "problems_overdue",
+               "red", "yellow", "blue")}
+
+    min_red = int(param("quarterly.repeated_red_months", quarter.end))
+    red_months = (per["red"].fillna(0) > 0).sum(axis=1)
+    repeated = [{"township_code": c, "township_name": names[c], "months": int(red_months[c]),
+                 "red": [int(v) for v in per["red"].loc[c].fillna(0)]}
+                for c in codes if red_months[c] >= min_red]
+    repeated.sort(key=lambda r: (-r["months"], -sum(r["red"]), r["township_code"]))
+
+    depts = [C.department_quality(eng, m) for m in months]
+    dept_rows = []
+    for i, d in enumerate(depts[0]):
+        dept_rows.append({"feed": d["feed"], "department": d["department"], "label": d["label"],
+                          "group": d["group"], "months": [dm[i] for dm in depts]})
+
+    town_names = [names[c] for c in codes]
+    chart_elim = charts.grouped_bars(town_names, {lab: list(per["elimination_rate"][lab]) for lab in labels},
+                                     title="各乡镇风险消除率（按月）", pct=True)
+    chart_problems = charts.lines(labels, {"新发现问题": county["problems_new"], "已整改": county["problems_closed"],
+                                           "逾期未整改": county["problems_overdue"]}, title="全县问题新增、整改与逾期")
+    chart_rates = charts.lines(labels, {"风险消除率": county["elimination_rate"],
+                                        "核实及时率": county["verification_timeliness"],
+                                        "抽查合格率": county["spot_pass_rate"]}, title="全县主要比率走势", pct=True)
+    dept_feeds = [r for r in dept_rows if r["group"] == "部门"]
+    chart_dept = charts.grouped_bars([r["label"] for r in dept_feeds],
+                                     {lab: [r["months"][i]["quarantine_rate"] for r in dept_feeds]
+                                      for i, lab in enumerate(labels)},
+                                     title="行业部门数据隔离率（按月）", pct=True)
+    return {
+        "kind": KIND,
+        "title": f"{s.county}{TITLE}",
+        "period": str(quarter),
+        "period_label": quarter.label,
+        "issued_on": C.bulletin_date(months[-1]),
+        "county": s.county,
+        "issuing_office": s.issuing_office,
+        "months": labels,
+        "delivered": delivered,
+        "month_labels": [m.label for m in months],
+        "rows": rows,
+        "county_series": county,
+        "repeated_red": repeated,
+        "repeated_red_min": min_red,
+        "departments": dept_rows,
+        "method": C.method_rows(figs[-1]["weights"]),
+        "charts": {"elimination": chart_elim, "problems": chart_problems, "rates": chart_rates,
+                   "departments": chart_dept},
+    }

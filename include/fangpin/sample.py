@@ -1,0 +1,285 @@
+"""Phone spot-check (电话抽查): the monthly draw, its audit trail, and what the calls found.
+
+The county's data-verification team phones `sample.per_township` (30) 脱贫户 or 监测户 in every
+township every month. `draw` is the pure draw; `run_sample` runs it on the database, records it
+in `spot_check_draws` and writes `spot_check.csv` (data contract section 3). The feedback feed
+`spot_check_results` is turned into problems (`spot_check_problems`), a report of calls to
+households that were never drawn (`unexpected_results`) and per-township pass rates
+(`pass_rates`) for the monthly bulletin's ranking.
+
+Which draw a result belongs to: calls of period P are normally for P's draw, but a call made
+early in P may finish the previous month's list, so a result is matched to the household's draw
+in P, else in P-1. Anything else is an unexpected result: reported, never counted.
+
+When a household was called more than once in a period, its latest call (by 抽查日期, then file
+row) is its outcome: a retry that got through supersedes an earlier unanswered call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, insert, select
+
+from fangpin.feeds import CAT_LIFTED, CAT_MONITORED
+from fangpin.ids import redact
+from fangpin.params import param
+from fangpin.periods import Month
+from fangpin.store.db import read_feed
+from fangpin.store.models import SpotCheckDraw
+
+log = logging.getLogger(__name__)
+
+ELIGIBLE = (CAT_LIFTED, CAT_MONITORED)
+PROBLEM_TYPE = "电话抽查不符"
+YES, NO = "是", "否"
+FAIL_UNANSWERED, FAIL_INCONSISTENT, FAIL_UNASSISTED = "电话未接通", "信息不一致", "帮扶未落实"
+NOT_DRAWN_REASON = "该户不在本期或上期电话抽查名单中"
+CSV_NAME = "spot_check.csv"
+# spot_check.csv: the contract's headers first (exact order), then our extras.
+CSV_COLUMNS = {
+    "township_code": "乡镇代码",
+    "household_id": "户编号",
+    "head_name": "户主姓名",
+    "phone": "联系电话",
+    "category": "农户类别",
+    "village_code": "村代码",
+    "position": "抽取序号",
+    "was_recent": "前期已抽",
+    "seed": "随机种子",
+}
+_INT4 = 2**31  # spot_check_draws.seed is a 32-bit integer column
+
+
+# ---- the draw (pure) ---------------------------------------------------------------------
+
+def default_seed(period: str | Month) -> int:
+    """The seed used when none is given: the period as a number (2026-10 -> 202610)."""
+    m = Month.parse(str(period))
+    return m.year * 100 + m.month
+
+
+def _rng(seed: int, period: str, township_code: str) -> np.random.Generator:
+    """A generator seeded from a stable hash of (seed, period, township) — not Python's hash()."""
+    digest = hashlib.sha256(f"{int(seed)}|{period}|{township_code}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+
+
+def draw(households: pd.DataFrame, period: str, seed: int, recent: set[str], per_township: int) -> pd.DataFrame:
+    """The households drawn in each township, with `position` (1..n per township) and `was_recent`.
+
+    Eligible: 脱贫户 and 监测户. Per township, each eligible household gets a random key from a
+    generator seeded by (seed, period, township); households not in `recent` come first, then
+    (only when there are not enough of them) the recent ones; the first `per_township` are
+    drawn — all of them when the township has fewer. Rows are sorted by household_id before the
+    keys are drawn, so the input's row order does not matter.
+    """
+    period = str(Month.parse(str(period)))
+    eligible = (households[households["category"].isin(ELIGIBLE)]
+                .drop_duplicates("household_id")
+                .sort_values("household_id", kind="stable")
+                .reset_index(drop=True))
+    eligible["was_recent"] = eligible["household_id"].isin(set(recent))
+    parts = []
+    for code, group in eligible.groupby("township_code", sort=True):
+        keys = _rng(seed, period, str(code)).random(len(group))
+        order = np.lexsort((keys, group["was_recent"].to_numpy()))  # fresh first, then by key
+        picked = group.iloc[order[:per_township]].copy()
+        picked["position"] = np.arange(1, len(picked) + 1)
+        parts.append(picked)
+    if not parts:
+        return eligible.assign(position=pd.Series(dtype="int64")).iloc[0:0]
+    return pd.concat(parts, ignore_index=True)
+
+
+# ---- the draw on the database ------------------------------------------------------------
+
+def read_draws(eng: Engine, periods: list[str]) -> pd.DataFrame:
+    """The recorded draws of `periods`: period, household_id, township_code, seed, position, drawn_at."""
+    t = SpotCheckDraw.__table__
+    stmt = select(t.c.period, t.c.household_id, t.c.township_code, t.c.seed, t.c.position,
+                  t.c.drawn_at).where(t.c.period.in_([str(p) for p in periods]))
+    with eng.connect() as conn:
+        df = pd.read_sql(stmt, conn)
+    return df.sort_values(["period", "township_code", "position"], ignore_index=True)
+
+
+def recent_households(eng: Engine, period: str | Month, count: int) -> set[str]:
+    """Households drawn in any of the `count` periods before `period`."""
+    before = [str(m) for m in Month.parse(str(period)).previous(count)]
+    return set(read_draws(eng, before)["household_id"]) if before else set()
+
+
+def store_draw(eng: Engine, period: str, seed: int, drawn: pd.DataFrame) -> int:
+    """Replaces the period's recorded draw by `drawn` (one transaction; re-runs never duplicate)."""
+    t = SpotCheckDraw.__table__
+    now = dt.datetime.now().replace(microsecond=0)
+    records = [{"period": period, "household_id": h, "township_code": c, "seed": int(seed),
+                "position": int(p), "drawn_at": now}
+               for h, c, p in zip(drawn["household_id"], drawn["township_code"], drawn["position"])]
+    with eng.begin() as conn:
+        conn.execute(delete(t).where(t.c.period == period))
+        if records:
+            conn.execute(insert(t), records)
+    return len(records)
+
+
+def spot_check_frame(drawn: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The draw with spot_check.csv's Chinese headers (contract columns first)."""
+    out = drawn.assign(seed=int(seed), was_recent=drawn["was_recent"].map({True: YES, False: NO}))
+    out = out.reindex(columns=list(CSV_COLUMNS)).rename(columns=CSV_COLUMNS)
+    return out.sort_values(["乡镇代码", "抽取序号"], ignore_index=True)
+
+
+def run_sample(eng: Engine, period: str, out_dir: Path, seed: int | None = None) -> pd.DataFrame:
+    """Draws the period's spot-check, records it (replacing a previous draw of the period) and
+    writes out_dir/spot_check.csv (UTF-8 with BOM). Returns the CSV's frame."""
+    month = Month.parse(str(period))
+    period = str(month)
+    seed = default_seed(month) if seed is None else int(seed)
+    if not -_INT4 <= seed < _INT4:
+        raise ValueError(f"seed must fit in a 32-bit integer, got {seed}")
+    per_township = int(param("sample.per_township", on=month.end))
+    exclusion = int(param("sample.exclusion_periods", on=month.end))
+
+    households = read_feed(eng, "households", period)
+    if households.empty:
+        log.warning("no accepted households loaded for %s: the draw is empty", period)
+    recent = recent_households(eng, month, exclusion)
+    drawn = draw(households, period, seed, recent, per_township)
+    store_draw(eng, period, seed, drawn)
+
+    out = spot_check_frame(drawn, seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out.to_csv(out_dir / CSV_NAME, index=False, encoding="utf-8-sig")
+    log.info("spot-check %s (seed %d): %d households in %d townships, %d drawn again from the previous %d periods",
+             period, seed, len(out), out["乡镇代码"].nunique(), int(drawn["was_recent"].sum()), exclusion)
+    return out
+
+
+# ---- call results ------------------------------------------------------------------------
+
+def _draw_periods(period: str) -> list[str]:
+    """The draws a result of `period` may belong to: the period's own, then the previous one."""
+    m = Month.parse(str(period))
+    return [str(m), str(m.shift(-1))]
+
+
+def _locations(eng: Engine, periods: list[str]) -> pd.DataFrame:
+    """household_id -> township_code, village_code from the households feed (first period wins)."""
+    frames = [read_feed(eng, "households", p, columns=["household_id", "township_code", "village_code"])
+              for p in periods]
+    return pd.concat(frames, ignore_index=True).drop_duplicates("household_id")
+
+
+def _matched_results(eng: Engine, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(matched, unexpected): the period's results split by whether the household was drawn in P or P-1.
+
+    `matched` holds one row per drawn household called (its latest call) with its draw's
+    township_code and draw_period; `unexpected` holds every call to a household not drawn.
+    """
+    period = str(Month.parse(str(period)))
+    periods = _draw_periods(period)
+    results = read_feed(eng, "spot_check_results", period)
+    draws = (read_draws(eng, periods)
+             .assign(_rank=lambda d: d["period"].map({p: i for i, p in enumerate(periods)}))
+             .sort_values("_rank").drop_duplicates("household_id")
+             .rename(columns={"period": "draw_period"})[["household_id", "township_code", "draw_period"]])
+    located = results.merge(draws, on="household_id", how="left")
+    is_drawn = located["draw_period"].notna()
+    loc = _locations(eng, periods) if len(results) else pd.DataFrame(
+        columns=["household_id", "township_code", "village_code"])
+
+    matched = (located[is_drawn]
+               .sort_values(["household_id", "check_date", "source_row"])
+               .drop_duplicates("household_id", keep="last")
+               .merge(loc[["household_id", "village_code"]], on="household_id", how="left"))
+    unexpected = (located[~is_drawn].drop(columns=["township_code", "draw_period"])
+                  .merge(loc, on="household_id", how="left"))
+    return matched.reset_index(drop=True), unexpected.reset_index(drop=True)
+
+
+def _failures(row_answered, row_consistent, row_assisted) -> list[str]:
+    if row_answered == NO:  # nothing else could be checked on an unanswered call
+        return [FAIL_UNANSWERED]
+    return [label for value, label in ((row_consistent, FAIL_INCONSISTENT), (row_assisted, FAIL_UNASSISTED))
+            if value == NO]
+
+
+def _detail(failures: list[str], check_date, remark) -> str:
+    text = f"{check_date:%Y-%m-%d}电话抽查：{'、'.join(failures)}"
+    if isinstance(remark, str) and remark.strip():
+        text += f"；备注：{redact(remark.strip())}"
+    return text
+
+
+PROBLEM_COLUMNS = ["household_id", "township_code", "village_code", "problem_type", "detail", "found_on",
+                   "draw_period"]
+
+
+def spot_check_problems(eng: Engine, period: str) -> pd.DataFrame:
+    """Problem candidates (type 电话抽查不符) from the period's call results for drawn households:
+    a household whose (latest) call was not answered, found the record inconsistent or found
+    assistance not delivered. Columns: household_id, township_code, village_code, problem_type,
+    detail (Chinese, no phone numbers), found_on (the 抽查日期), draw_period."""
+    matched, _ = _matched_results(eng, period)
+    if matched.empty:
+        return pd.DataFrame(columns=PROBLEM_COLUMNS)
+    failures = [_failures(a, c, s) for a, c, s in zip(matched["answered"], matched["consistent"], matched["assisted"])]
+    failed = pd.Series([bool(f) for f in failures], index=matched.index)
+    out = matched[failed].copy()
+    out["problem_type"] = PROBLEM_TYPE
+    out["detail"] = [_detail(f, d, r) for f, d, r in
+                     zip([f for f in failures if f], out["check_date"], out["remark"])]
+    out["found_on"] = out["check_date"].dt.date
+    return out[PROBLEM_COLUMNS].sort_values(["township_code", "household_id"], ignore_index=True)
+
+
+def unexpected_results(eng: Engine, period: str) -> pd.DataFrame:
+    """Call results of the period for households drawn neither in the period nor the one before.
+    They are reported (with the reason) and never counted in pass rates or problems."""
+    _, unexpected = _matched_results(eng, period)
+    if len(unexpected):
+        log.warning("spot-check %s: %d results for households that were not drawn", period, len(unexpected))
+    out = unexpected.assign(reason=NOT_DRAWN_REASON,
+                            remark=unexpected["remark"].map(lambda r: redact(r) if isinstance(r, str) else r))
+    cols = ["household_id", "township_code", "village_code", "check_date", "answered", "consistent", "assisted",
+            "remark", "source_row", "reason"]
+    return out.reindex(columns=cols).sort_values(["township_code", "household_id", "source_row"], ignore_index=True)
+
+
+def pass_rates(eng: Engine, period: str) -> pd.DataFrame:
+    """Per township: drawn (this period's draw), called (drawn households with a result), answered,
+    passed (answered, consistent and assisted), pass_rate = passed / called (NaN when none called),
+    not_drawn_results (results for households not drawn). Every township of the regions feed is
+    listed, plus any township met in draws or results; township_name when known."""
+    period = str(Month.parse(str(period)))
+    matched, unexpected = _matched_results(eng, period)
+    draws = read_draws(eng, [period])
+    regions = read_feed(eng, "regions", period, columns=["code", "name", "level"])
+    names = regions[regions["level"] == "乡镇"].set_index("code")["name"]
+
+    answered = matched["answered"] == YES
+    passed = answered & (matched["consistent"] == YES) & (matched["assisted"] == YES)
+    per_result = matched.assign(answered_=answered, passed_=passed)
+    counts = pd.DataFrame({
+        "drawn": draws.groupby("township_code").size(),
+        "called": per_result.groupby("township_code").size(),
+        "answered": per_result.groupby("township_code")["answered_"].sum(),
+        "passed": per_result.groupby("township_code")["passed_"].sum(),
+        "not_drawn_results": unexpected.groupby("township_code").size(),
+    })
+    codes = sorted(set(names.index) | set(counts.index))
+    out = counts.reindex(codes).fillna(0).astype("int64")
+    out["pass_rate"] = (out["passed"] / out["called"].where(out["called"] > 0)).astype("float64")
+    out.index.name = "township_code"
+    out = out.reset_index()
+    out.insert(1, "township_name", out["township_code"].map(names))
+    return out[["township_code", "township_name", "drawn", "called", "answered", "passed", "pass_rate",
+                "not_drawn_results"]]

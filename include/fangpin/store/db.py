@@ -1,0 +1,116 @@
+"""Engine, migrations and period-replacing writes."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy.orm import Session
+
+from fangpin.store.models import FEED_TABLES
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_conn, _record):
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    eng = create_engine(url, future=True, pool_pre_ping=True)
+    if eng.dialect.name == "sqlite":
+        event.listen(eng, "connect", _sqlite_pragmas)
+    return eng
+
+
+def engine(url: str | None = None, migrate_schema: bool = True) -> Engine:
+    """The monitoring database's engine, its schema migrated to the latest revision."""
+    if url is None:
+        from fangpin.config import settings
+
+        url = settings().database_url
+    eng = _engine(url)
+    if migrate_schema:
+        migrate(eng)
+    return eng
+
+
+_migrated: set[str] = set()
+
+
+def alembic_config(eng: Engine):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", eng.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+def migrate(eng: Engine, revision: str = "head") -> None:
+    """Brings the schema to `revision` with Alembic (once per process and database)."""
+    key = f"{eng.url.render_as_string(hide_password=False)}@{revision}"
+    if key in _migrated:
+        return
+    from alembic import command
+
+    cfg = alembic_config(eng)
+    with eng.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    _migrated.add(key)
+
+
+@contextmanager
+def session(eng: Engine | None = None):
+    with Session(eng or engine(), expire_on_commit=False) as s, s.begin():
+        yield s
+
+
+def replace_period(conn, feed: str, period: str, frame: pd.DataFrame) -> int:
+    """Replaces a period's rows of a feed table by `frame` (inside the caller's transaction)."""
+    table = FEED_TABLES[feed]
+    conn.execute(delete(table).where(table.c.period == period))
+    if frame.empty:
+        return 0
+    cols = [c.name for c in table.columns]
+    out = frame.reindex(columns=cols).copy()
+    out["period"] = period
+    out = out.astype(object).where(out.notna(), None)
+    records = out.to_dict("records")
+    for i in range(0, len(records), 50_000):
+        conn.execute(table.insert(), records[i:i + 50_000])
+    return len(records)
+
+
+def read_feed(eng: Engine, feed: str, period: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A period's accepted rows of a feed as loaded (dates as datetime64, money as float)."""
+    table = FEED_TABLES[feed]
+    cols = [table.c[c] for c in columns] if columns else [c for c in table.columns]
+    stmt = select(*cols).where(table.c.period == period).order_by(table.c.source_row)
+    with eng.connect() as conn:
+        df = pd.read_sql(stmt, conn)
+    from fangpin.feeds import DATE, FEEDS
+
+    for c in FEEDS[feed].columns:
+        if c.kind == DATE and c.name in df:
+            df[c.name] = pd.to_datetime(df[c.name])
+    return df
+
+
+def periods_loaded(eng: Engine, feed: str = "households") -> list[str]:
+    table = FEED_TABLES[feed]
+    with eng.connect() as conn:
+        return sorted(r[0] for r in conn.execute(select(table.c.period).distinct()))

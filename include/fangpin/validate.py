@@ -1,0 +1,289 @@
+"""The data-quality stage: validates a delivery with the Great Expectations suites in expectations/.
+
+For every feed of the data contract: read the file (fangpin.read), run its suite (GX, pandas
+engine), quarantine every row that breaks a rule with its reasons in Chinese, hand on the
+accepted rows as a typed frame, count department rows whose ID matches no member (unmatched:
+accepted, reported, not quarantined), store the run in the monitoring database and build the
+GX Data Docs. rows in = rows accepted + rows quarantined, for every feed.
+
+Public API: validate_delivery, DeliveryValidation, FeedOutcome, pandas_check,
+pandas_check_delivery, history. See docs/validate.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fangpin import feeds as F
+from fangpin.periods import Month
+from fangpin.quality import evaluate as E
+from fangpin.quality import prepare as P
+from fangpin.quality.history import history  # noqa: F401  (public: stored validation runs)
+from fangpin.quality.suites import load_suite
+from fangpin.read import FeedRejected, RawFeed, find_file, read_feed
+
+log = logging.getLogger(__name__)
+
+PASSED, QUARANTINED, NOT_DELIVERED, REJECTED = "通过", "有隔离", "未提供", "拒收"
+SUMMARY_COLUMNS = ["数据项", "总行数", "通过行数", "隔离行数", "状态", "未匹配行数", "文件", "说明"]
+REASON, ROW = "原因", "行号"
+# Check frames are built in this order: households need the members' counts.
+_BUILD_ORDER = ("regions", "members", "households")
+
+
+@dataclass
+class FeedOutcome:
+    feed: str
+    status: str                    # 通过 | 有隔离 | 未提供 | 拒收
+    file: Path | None
+    rows_total: int
+    rows_accepted: int
+    rows_quarantined: int
+    rows_unmatched: int
+    message: str | None
+    accepted: pd.DataFrame         # typed frame (+ source_row; regions/households + township_code)
+    quarantine: pd.DataFrame       # original headers and values + 原因 + 行号
+
+
+@dataclass
+class DeliveryValidation:
+    period: Month
+    run_uid: str
+    outcomes: dict[str, FeedOutcome]
+    data_docs: Path | None = None
+
+    @property
+    def rejected(self) -> list[str]:
+        """Feeds whose file was rejected whole (the CLI exits 1 when any)."""
+        return [n for n, o in self.outcomes.items() if o.status == REJECTED]
+
+    def accepted(self, feed: str) -> pd.DataFrame:
+        return self.outcomes[feed].accepted
+
+    def summary(self) -> pd.DataFrame:
+        """validation_summary.csv as a frame."""
+        return pd.DataFrame([{
+            "数据项": n, "总行数": o.rows_total, "通过行数": o.rows_accepted, "隔离行数": o.rows_quarantined,
+            "状态": o.status, "未匹配行数": o.rows_unmatched, "文件": o.file.name if o.file else "",
+            "说明": o.message or "",
+        } for n, o in self.outcomes.items()], columns=SUMMARY_COLUMNS)
+
+
+# ---- reading and preparing -------------------------------------------------------------------
+
+def read_delivery(data_dir: Path) -> tuple[dict[str, RawFeed], dict[str, tuple[str, Path | None, str | None]]]:
+    """Readable feeds, and (status, file, message) of the feeds not delivered or rejected."""
+    raws: dict[str, RawFeed] = {}
+    missing: dict[str, tuple[str, Path | None, str | None]] = {}
+    for name in F.FEED_ORDER:
+        try:
+            path = find_file(Path(data_dir), name)
+            if path is None:
+                missing[name] = (NOT_DELIVERED, None, None)
+                continue
+            raws[name] = read_feed(path, name)
+        except FeedRejected as exc:
+            log.warning("rejected %s", exc)
+            missing[name] = (REJECTED, exc.path, str(exc))
+    return raws, missing
+
+
+def check_frames(raw: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Check frames of the readable feeds (in FEED_ORDER)."""
+    order = [n for n in _BUILD_ORDER if n in raw] + [n for n in raw if n not in _BUILD_ORDER]
+    checks: dict[str, pd.DataFrame] = {}
+    for name in order:
+        checks[name] = P.check_frame(raw[name], F.FEEDS[name], members=checks.get("members"))
+    return {n: checks[n] for n in F.FEED_ORDER if n in checks}
+
+
+def runnable_suites(names, available: set[str], directory: Path | None = None) -> tuple[dict, dict]:
+    """The suites of `names`, without the expectations that need a feed that is not available.
+
+    Returns (suites, notes): notes[feed] lists the checks skipped, in Chinese.
+    """
+    suites, notes = {}, {}
+    for name in names:
+        suite = load_suite(name, directory)
+        keep, skipped = [], []
+        for e in suite["expectations"]:
+            needs = e.get("meta", {}).get("needs")
+            if needs and needs not in available:
+                skipped.append(f"{e['meta']['header']}（{F.FEEDS[needs].label}数据未提供或拒收，未校验）")
+            else:
+                keep.append(e)
+        suite["expectations"] = keep
+        suites[name] = suite
+        if skipped:
+            notes[name] = skipped
+    return suites, notes
+
+
+# ---- the plain pandas implementation (benchmark baseline) ------------------------------------
+
+def pandas_check(raw: dict[str, pd.DataFrame], period: str | Month,
+                 suites_dir: Path | None = None) -> dict[str, pd.Series]:
+    """The same rules as the GX suites, evaluated with plain vectorised pandas.
+
+    raw: {feed: the reader's text frame (RawFeed.frame)} for the feeds delivered.
+    Returns {feed: Series of reason texts indexed by source_row} (only rejected rows).
+    """
+    month = Month.parse(str(period))
+    checks = check_frames(raw)
+    suites, _ = runnable_suites(checks, set(checks), suites_dir)
+    params = E.period_params(month)
+    token = E.REFERENCE_FRAMES.set(checks)
+    try:
+        out = {}
+        for name, frame in checks.items():
+            why = E.reasons(frame, E.evaluate_suite(frame, suites[name], params))
+            rows = raw[name]["source_row"].to_numpy()
+            out[name] = pd.Series(why.to_numpy(), index=pd.Index(rows[why.index.to_numpy(dtype=int)],
+                                                                  name="source_row"), name=REASON)
+        return out
+    finally:
+        E.REFERENCE_FRAMES.reset(token)
+
+
+def pandas_check_delivery(data_dir: Path, period: str | Month) -> dict[str, pd.Series]:
+    """pandas_check() on a drop folder (read with fangpin.read; unreadable files are skipped)."""
+    raws, _ = read_delivery(Path(data_dir))
+    return pandas_check({n: r.frame for n, r in raws.items()}, period)
+
+
+# ---- the stage -------------------------------------------------------------------------------
+
+def validate_delivery(data_dir: Path, period: str | Month, out_dir: Path | None = None, eng=None,
+                      build_docs: bool = True) -> DeliveryValidation:
+    """Validates a drop folder for a period (see the module docstring and docs/validate.md)."""
+    from fangpin.quality import gx_run
+
+    month = Month.parse(str(period))
+    run_uid = uuid.uuid4().hex
+    raws, missing = read_delivery(Path(data_dir))
+    checks = check_frames({n: r.frame for n, r in raws.items()})
+    suites, notes = runnable_suites(checks, set(checks))
+    token = E.REFERENCE_FRAMES.set(checks)
+    try:
+        gx_results = gx_run.run_suites(checks, suites, E.period_params(month))
+    finally:
+        E.REFERENCE_FRAMES.reset(token)
+
+    member_ids = set(checks["members"]["id_number"].dropna()) if "members" in checks else None
+    outcomes: dict[str, FeedOutcome] = {}
+    for name in F.FEED_ORDER:
+        feed = F.FEEDS[name]
+        if name in missing:
+            status, path, message = missing[name]
+            outcomes[name] = FeedOutcome(name, status, path, 0, 0, 0, 0, message, P.empty_typed(feed),
+                                         _empty_quarantine(feed))
+            continue
+        outcomes[name] = _outcome(feed, raws[name], checks[name], gx_results[name][0], member_ids,
+                                  notes.get(name, []))
+
+    validation = DeliveryValidation(month, run_uid, outcomes)
+    if build_docs and gx_results:
+        from fangpin.config import settings
+
+        docs_dir = (Path(out_dir) if out_dir else Path(settings().output_dir)) / "data_docs"
+        for name, (_, result) in gx_results.items():
+            gx_run.strip_result(result, F.FEEDS[name])
+        validation.data_docs = gx_run.build_data_docs(
+            docs_dir, suites, {n: r for n, (_, r) in gx_results.items()}, f"{month}_{run_uid[:8]}")
+    if out_dir is not None:
+        write_outputs(validation, Path(out_dir))
+    _store(validation, {n: f for n, (f, _) in gx_results.items()}, eng)
+    for name, o in outcomes.items():
+        log.info("validate %s %s: %s rows=%d accepted=%d quarantined=%d unmatched=%d", month, name, o.status,
+                 o.rows_total, o.rows_accepted, o.rows_quarantined, o.rows_unmatched)
+    return validation
+
+
+def _outcome(feed: F.Feed, raw: RawFeed, check: pd.DataFrame, failures: list, member_ids: set | None,
+             notes: list[str]) -> FeedOutcome:
+    why = E.reasons(check, failures)
+    bad = why.index.to_numpy(dtype=int)
+    good_mask = np.ones(len(check), dtype=bool)
+    good_mask[bad] = False
+    source_row = raw.frame["source_row"].reset_index(drop=True)
+    accepted = P.typed_frame(check[good_mask], feed, source_row[good_mask])
+    quarantine = _quarantine_frame(feed, raw.frame.reset_index(drop=True).iloc[bad], why.to_numpy())
+    unmatched = 0
+    messages = list(notes)
+    if feed.person_column:
+        if member_ids is None:
+            messages.append("家庭成员数据未提供或拒收，未统计未匹配行数")
+        else:
+            unmatched = int((~accepted[feed.person_column].isin(member_ids)).sum())
+            if unmatched:
+                messages.append(f"{unmatched}行身份证号不在家庭成员名单中（未匹配，已通过，不隔离）")
+    if raw.extra_columns:
+        messages.append(f"忽略多余列：{'、'.join(raw.extra_columns)}")
+    status = QUARANTINED if len(bad) else PASSED
+    return FeedOutcome(feed.name, status, raw.path, len(check), len(accepted), len(quarantine), unmatched,
+                       "；".join(messages) or None, accepted, quarantine)
+
+
+def _quarantine_frame(feed: F.Feed, raw_rows: pd.DataFrame, why) -> pd.DataFrame:
+    zh = {c.name: c.zh for c in feed.columns}
+    cols = [c for c in raw_rows.columns if c != "source_row"]
+    out = raw_rows[cols].rename(columns=zh).reset_index(drop=True).astype(object)
+    out[REASON] = list(why)
+    out[ROW] = raw_rows["source_row"].to_numpy(dtype="int64")
+    return out
+
+
+def _empty_quarantine(feed: F.Feed) -> pd.DataFrame:
+    return pd.DataFrame(columns=[*feed.headers, REASON, ROW])
+
+
+def _atomic_csv(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:6]}.tmp")
+    frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+    os.replace(tmp, path)
+
+
+def write_outputs(validation: DeliveryValidation, out_dir: Path) -> None:
+    """OUT/quarantine/<feed>.csv (every delivered feed; header only when none) and validation_summary.csv."""
+    for name, o in validation.outcomes.items():
+        path = out_dir / "quarantine" / f"{name}.csv"
+        if o.status == NOT_DELIVERED:
+            path.unlink(missing_ok=True)
+            continue
+        _atomic_csv(o.quarantine, path)
+    _atomic_csv(validation.summary(), out_dir / "validation_summary.csv")
+
+
+def _sample(feed_name: str, failure) -> list:
+    from fangpin.quality.gx_run import column_kind, mask_value
+
+    kind = column_kind(F.FEEDS[feed_name], failure.expectation["kwargs"].get("column"))
+    seen: list = []
+    for v in failure.values:
+        m = mask_value(v, kind) if not isinstance(v, (list, tuple)) else [mask_value(x, None) for x in v]
+        if isinstance(m, (pd.Timestamp, np.datetime64)):
+            m = pd.Timestamp(m).isoformat()
+        elif isinstance(m, np.generic):
+            m = m.item()
+        elif not isinstance(m, (str, int, float, bool, list, type(None))):
+            m = str(m)
+        if m not in seen:
+            seen.append(m)
+        if len(seen) >= 5:
+            break
+    return seen
+
+
+def _store(validation: DeliveryValidation, failures: dict, eng) -> None:
+    from fangpin.quality.history import store
+    from fangpin.store import db
+
+    store(eng or db.engine(), validation, failures, _sample)

@@ -1,0 +1,138 @@
+"""End-to-end: the main command (scripts/run_month.py) runs every DAG through Airflow's
+dag.test() on a generated county, with Airflow's metadata on SQLite and on PostgreSQL; a
+second run gives the same outputs, no duplicate rows and no second email.
+
+Each run is a subprocess, so Airflow's configuration and environment stay clean."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from email.header import decode_header, make_header
+from pathlib import Path
+
+import pytest
+
+from conftest import _drop_pg_database, _fresh_pg_database, postgres_reachable
+
+REPO = Path(__file__).resolve().parents[1]
+PERIOD = "2026-09"  # a quarter's last month: ingest, bulletin, weekly and quarterly all run
+STAGES = [("fangpin.generate", "generate_county"), ("fangpin.validate", "validate_delivery"),
+          ("fangpin.screen", "screen"), ("fangpin.pushlists", "write_push_lists"),
+          ("fangpin.problems", "derive_problems"), ("fangpin.sample", "run_sample"),
+          ("fangpin.callsheets", "write_call_sheets"), ("fangpin.reports", "build_report"),
+          ("fangpin.reports", "build_township_problems"), ("fangpin.notify", "send_report")]
+ID_RE = re.compile(r"(?<![0-9])[1-9]\d{5}(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9])")
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow_e2e")]
+
+
+def _missing_stages() -> list[str]:
+    """The stage functions fangpin.pipeline calls that are not there (yet)."""
+    import importlib
+
+    missing = []
+    for module, attr in STAGES:
+        try:
+            if not hasattr(importlib.import_module(module), attr):
+                missing.append(f"{module}.{attr}")
+        except ImportError:
+            missing.append(f"{module}.{attr}")
+    return missing
+
+
+def _run(tmp: Path, env: dict) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(REPO / "scripts" / "run_month.py"), "--period", PERIOD, "--households", "400",
+           "--seed", "11", "--out", str(tmp / "output"), "--incoming", str(tmp / "incoming"),
+           "--airflow-home", str(tmp / "airflow_home")]
+    return subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=1500)
+
+
+def _subject(path: Path) -> str:
+    return str(make_header(decode_header(email.message_from_bytes(path.read_bytes()).get("Subject", ""))))
+
+
+def _snapshot(out: Path) -> dict[str, str]:
+    """Every output file (but mail and Data Docs): CSVs with their content hash; PDFs and xlsx,
+    which embed their creation time, by name only."""
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() if p.suffix == ".csv" else "-"
+            for p in sorted(out.rglob("*")) if p.is_file() and p.suffix in (".csv", ".xlsx", ".pdf")
+            and "mail" not in p.parts and "data_docs" not in p.parts}
+
+
+def _counts(db_url: str) -> dict[str, int]:
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(db_url)
+    with eng.connect() as c:
+        tables = ["households", "members", "screening_results", "spot_check_draws", "problems",
+                  "report_deliveries", "quarantine"]
+        counts = {t: c.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
+        counts["current_validation_runs"] = c.execute(
+            text("SELECT count(*) FROM validation_runs WHERE is_current")).scalar_one()
+    eng.dispose()
+    return counts
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_month_through_airflow_is_complete_and_idempotent(backend, tmp_path):
+    missing = _missing_stages()
+    if missing:
+        pytest.skip(f"pipeline stages not landed yet: {', '.join(missing)}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FANGPIN_"))}
+    env.update(FANGPIN_HOME=str(tmp_path / "fangpin_home"), PYTHONPATH=str(REPO / "include"))
+    dropped = []
+    if backend == "sqlite":
+        env["FANGPIN_DB_URL"] = f"sqlite:///{tmp_path / 'fangpin.db'}"
+    else:
+        if not postgres_reachable():
+            pytest.skip("PostgreSQL on 127.0.0.1:5432 is not reachable")
+        meta, mon = _fresh_pg_database(), _fresh_pg_database()
+        dropped += [meta, mon]
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = meta
+        env["FANGPIN_DB_URL"] = mon
+    try:
+        first = _run(tmp_path, env)
+        assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-6000:]
+        out = tmp_path / "output"
+        for dag_id in ("fangpin_monthly_ingest", "fangpin_monthly_bulletin", "fangpin_weekly", "fangpin_quarterly"):
+            assert re.search(rf"{dag_id}\s+\S+\s+success", first.stdout), dag_id
+        if backend == "postgresql":
+            assert "metadata: 127.0.0.1:5432" in first.stdout  # Airflow itself ran on PostgreSQL
+
+        month = out / PERIOD
+        assert (month / "validation_summary.csv").is_file() and (month / "screening.csv").is_file()
+        assert (month / "spot_check.csv").is_file()
+        assert list((month).rglob("*.xlsx")), "no push list written"
+        pdfs = sorted(out.rglob("*.pdf"))
+        assert any(PERIOD in str(p) for p in pdfs)
+        assert any("W" in p.relative_to(out).parts[0] for p in pdfs), "no weekly PDF"
+        assert any("Q3" in p.relative_to(out).parts[0] for p in pdfs), "no quarterly PDF"
+
+        mails = sorted((out / "mail").glob("*.eml"))
+        subjects = [_subject(p) for p in mails]
+        for tag in ("【月通报】", "【周统计】", "【季调度】"):
+            assert sum(tag in s for s in subjects) >= 1, (tag, subjects)
+        assert any("推送清单" in s for s in subjects), subjects
+        for p in mails:
+            msg = email.message_from_bytes(p.read_bytes())
+            names = [part.get_filename() for part in msg.walk() if part.get_filename()]
+            assert names, f"{p.name} has no attachment"
+            body = "".join(part.get_payload(decode=True).decode("utf-8", "replace") for part in msg.walk()
+                           if part.get_content_maintype() == "text")
+            assert not ID_RE.search(body), f"{p.name} shows an ID number"
+
+        before_files, before_rows = _snapshot(out), _counts(env["FANGPIN_DB_URL"])
+        second = _run(tmp_path, env)
+        assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-6000:]
+        assert sorted((out / "mail").glob("*.eml")) == mails, "the re-run sent email again"
+        assert "0 email(s) sent this run" in second.stdout
+        assert _snapshot(out) == before_files
+        assert _counts(env["FANGPIN_DB_URL"]) == before_rows
+    finally:
+        for url in dropped:
+            _drop_pg_database(url)

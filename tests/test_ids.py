@@ -1,0 +1,40 @@
+import datetime as dt
+
+import pytest
+
+from fangpin import ids
+
+
+def test_make_id_is_valid_and_check_digit_matches_gb11643_example():
+    # The worked example of GB 11643-1999: 11010519491231002X.
+    assert ids.check_char("11010519491231002") == "X"
+    assert ids.id_problem("11010519491231002X") is None
+    assert ids.id_problem("11010519491231002x") is None  # lower-case x accepted
+    made = ids.make_id("451302", dt.date(1980, 2, 29), 7)
+    assert ids.id_problem(made) is None and made.startswith("45130219800229007")
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("11010519491231002", "长度不是18位"),
+    ("1101051949123100AX", "含非法字符"),
+    ("110105194902300020", "出生日期无效"),   # 30 February
+    ("000000194912310020", "地区码无效"),
+    ("110105194912310021", "校验位错误"),
+])
+def test_id_problems(value, problem):
+    assert ids.id_problem(value) == problem
+
+
+def test_future_birth_date_is_invalid():
+    future = ids.make_id("451302", dt.date(2030, 1, 1), 1)
+    assert ids.id_problem(future, today=dt.date(2026, 11, 22)) == "出生日期无效"
+
+
+def test_masking_and_redaction():
+    assert ids.mask_id("451302198001020178") == "4513**********0178"
+    assert ids.mask_phone("13812345678") == "138****5678"
+    text = "户主 451302198001020178 电话 13812345678 户编号 HH0001"
+    red = ids.redact(text)
+    assert "451302198001020178" not in red and "13812345678" not in red
+    assert "4513**********0178" in red and "138****5678" in red and "HH0001" in red
+    assert not ids.ID_PATTERN.search(red) and not ids.PHONE_PATTERN.search(red)

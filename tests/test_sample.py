@@ -1,0 +1,283 @@
+"""Phone spot-check draw (data contract section 3) and what the call results become."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from fangpin import sample
+from fangpin.ids import PHONE_PATTERN
+from fangpin.store import db
+from fangpin.store.models import SpotCheckDraw
+
+P = "2026-10"
+CONTRACT_HEADERS = ["乡镇代码", "户编号", "户主姓名", "联系电话", "农户类别", "村代码"]
+BIG, SMALL, OTHER = "451302100", "451302101", "451302102"
+
+
+def make_households(spec: dict[str, dict[str, int]]) -> pd.DataFrame:
+    """Typed households: spec = {township_code: {category: count}}; two villages per township."""
+    rows = []
+    for t, cats in spec.items():
+        for cat, n in cats.items():
+            for _ in range(n):
+                i = len(rows)
+                rows.append({"household_id": f"4513{t[-3:]}{i:06d}", "village_code": f"{t}{1 + i % 2:03d}",
+                             "head_name": f"户主{i}", "head_id_number": "45130219800101001X",
+                             "phone": f"139{i:08d}", "declared_size": 1 + i % 6, "category": cat,
+                             "income": 6000.0 + i, "last_income": 7000.0, "measures": i % 4})
+    df = pd.DataFrame(rows)
+    df["township_code"] = df["village_code"].str[:9]
+    df["source_row"] = np.arange(2, len(df) + 2)
+    return df
+
+
+def regions_for(households: pd.DataFrame) -> pd.DataFrame:
+    towns = sorted(households["township_code"].unique())
+    villages = sorted(households["village_code"].unique())
+    df = pd.DataFrame({"code": towns + villages,
+                       "name": [f"{t[-3:]}镇" for t in towns] + [f"{v[-5:]}村" for v in villages],
+                       "level": ["乡镇"] * len(towns) + ["村"] * len(villages)})
+    df["township_code"] = df["code"].str[:9]
+    df["source_row"] = np.arange(2, len(df) + 2)
+    return df
+
+
+def load(eng, period: str, households: pd.DataFrame, results: pd.DataFrame | None = None) -> None:
+    with eng.begin() as conn:
+        db.replace_period(conn, "regions", period, regions_for(households))
+        db.replace_period(conn, "households", period, households)
+        if results is not None:
+            db.replace_period(conn, "spot_check_results", period, results)
+
+
+def drawn_ids(frame: pd.DataFrame, township: str | None = None) -> set[str]:
+    if township is not None:
+        frame = frame[frame["township_code"] == township]
+    return set(frame["household_id"])
+
+
+MIXED = {BIG: {"脱贫户": 30, "监测户": 25, "一般农户": 40}, SMALL: {"脱贫户": 7, "监测户": 5, "一般农户": 60}}
+
+
+# ---- the pure draw -----------------------------------------------------------------------
+
+def test_draw_counts_per_township_and_eligibility():
+    hh = make_households(MIXED)
+    d = sample.draw(hh, P, seed=1, recent=set(), per_township=30)
+    assert d.groupby("township_code").size().to_dict() == {BIG: 30, SMALL: 12}
+    assert set(d["category"]) <= {"脱贫户", "监测户"}
+    # a township with fewer than 30 eligible: every one of them, and no 一般农户 to fill up
+    small_eligible = hh[(hh["township_code"] == SMALL) & hh["category"].isin(["脱贫户", "监测户"])]
+    assert drawn_ids(d, SMALL) == set(small_eligible["household_id"])
+    assert d["household_id"].is_unique
+    for _, g in d.groupby("township_code"):
+        assert sorted(g["position"]) == list(range(1, len(g) + 1))
+    assert not d["was_recent"].any()
+
+
+def test_draw_is_reproducible_and_ignores_row_order():
+    hh = make_households(MIXED)
+    a = sample.draw(hh, P, seed=5, recent=set(), per_township=30)
+    shuffled = hh.sample(frac=1, random_state=3).reset_index(drop=True)
+    b = sample.draw(shuffled, P, seed=5, recent=set(), per_township=30)
+    cols = ["township_code", "household_id", "position"]
+    pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True))
+
+
+def test_draw_differs_across_periods_and_seeds():
+    hh = make_households(MIXED)
+    base = drawn_ids(sample.draw(hh, P, 5, set(), 30), BIG)
+    assert drawn_ids(sample.draw(hh, "2026-11", 5, set(), 30), BIG) != base
+    assert drawn_ids(sample.draw(hh, P, 6, set(), 30), BIG) != base
+    # the small township is drawn whole whatever the period
+    small_nov = drawn_ids(sample.draw(hh, "2026-11", 5, set(), 30), SMALL)
+    assert small_nov == drawn_ids(sample.draw(hh, P, 5, set(), 30), SMALL)
+
+
+def test_draw_does_not_depend_on_python_hash_randomisation():
+    hh = make_households(MIXED)
+    here = sorted(sample.draw(hh, P, 9, set(), 30)["household_id"])
+    code = ("import sys, json; sys.path.insert(0, 'tests'); from test_sample import *; "
+            "print(json.dumps(sorted(sample.draw(make_households(MIXED), P, 9, set(), 30)['household_id'])))")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "12345"}).stdout
+    assert json.loads(out) == here
+
+
+def test_draw_prefers_households_not_recently_drawn():
+    hh = make_households({BIG: {"脱贫户": 50}})
+    ids = sorted(hh["household_id"])
+    # 20 recent out of 50: 30 others remain, so no recent household is drawn
+    d = sample.draw(hh, P, 1, set(ids[:20]), 30)
+    assert drawn_ids(d).isdisjoint(ids[:20]) and len(d) == 30
+    # 35 recent: the 15 others are all drawn, topped up with 15 recent ones (flagged)
+    recent = set(ids[:35])
+    d = sample.draw(hh, P, 1, recent, 30)
+    assert len(d) == 30 and set(ids[35:]) <= drawn_ids(d)
+    assert d["was_recent"].sum() == 15 and set(d.loc[d["was_recent"], "household_id"]) <= recent
+    # fresh households take the first positions
+    assert not d.sort_values("position")["was_recent"].iloc[:15].any()
+
+
+# ---- the draw on the database ------------------------------------------------------------
+
+def test_run_sample_writes_contract_csv_and_records_the_draw(db_url, tmp_path):
+    eng = db.engine(db_url)
+    hh = make_households(MIXED)
+    load(eng, P, hh)
+    out = sample.run_sample(eng, P, tmp_path)
+
+    raw = (tmp_path / "spot_check.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    csv = pd.read_csv(tmp_path / "spot_check.csv", encoding="utf-8-sig", dtype=str)
+    assert list(csv.columns[:6]) == CONTRACT_HEADERS
+    assert csv.groupby("乡镇代码").size().to_dict() == {BIG: 30, SMALL: 12}
+    by_id = hh.set_index("household_id")
+    assert (csv["联系电话"] == csv["户编号"].map(by_id["phone"])).all()  # full phone, not masked
+    assert (csv["村代码"] == csv["户编号"].map(by_id["village_code"])).all()
+    assert (csv["村代码"].str[:9] == csv["乡镇代码"]).all()
+    assert len(out) == len(csv)
+
+    draws = sample.read_draws(eng, [P])
+    assert set(draws["household_id"]) == set(csv["户编号"])
+    assert (draws["seed"] == sample.default_seed(P)).all() and sample.default_seed(P) == 202610
+
+
+def test_rerun_replaces_the_period_draw(db_url, tmp_path):
+    eng = db.engine(db_url)
+    load(eng, P, make_households(MIXED))
+    first = sample.run_sample(eng, P, tmp_path, seed=11)
+    again = sample.run_sample(eng, P, tmp_path, seed=11)
+    assert first["户编号"].tolist() == again["户编号"].tolist()  # same data, period, seed
+    other = sample.run_sample(eng, P, tmp_path, seed=12)
+    with eng.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(SpotCheckDraw).where(SpotCheckDraw.period == P)).scalar()
+    assert n == 42
+    draws = sample.read_draws(eng, [P])
+    assert set(draws["seed"]) == {12} and set(draws["household_id"]) == set(other["户编号"])
+
+
+def test_three_period_exclusion(db_url, tmp_path):
+    eng = db.engine(db_url)
+    # BIG has 150 eligible (enough for four disjoint draws), SMALL 100 (only 10 fresh left in P4)
+    hh = make_households({BIG: {"脱贫户": 150}, SMALL: {"监测户": 100}})
+    periods = ["2026-07", "2026-08", "2026-09", "2026-10", "2026-11"]
+    drawn = {}
+    for p in periods:
+        load(eng, p, hh)
+        frame = sample.run_sample(eng, p, tmp_path / p, seed=3)
+        drawn[p] = {t: set(g["户编号"]) for t, g in frame.groupby("乡镇代码")}
+    first3 = {t: set().union(*(drawn[p][t] for p in periods[:3])) for t in (BIG, SMALL)}
+    assert len(first3[BIG]) == 90 and len(first3[SMALL]) == 90  # P1..P3 pairwise disjoint
+    # P4: enough others in BIG -> none of the previous three draws
+    assert drawn["2026-10"][BIG].isdisjoint(first3[BIG]) and len(drawn["2026-10"][BIG]) == 30
+    # SMALL: all 10 never-drawn households, topped up with 20 recent ones
+    fresh_small = set(hh.loc[hh["township_code"] == SMALL, "household_id"]) - first3[SMALL]
+    assert fresh_small <= drawn["2026-10"][SMALL] and len(drawn["2026-10"][SMALL]) == 30
+    csv = pd.read_csv(tmp_path / "2026-10" / "spot_check.csv", encoding="utf-8-sig", dtype=str)
+    assert (csv["前期已抽"] == "是").sum() == 20
+    # P5 looks back at P2..P4 only: P1's households are eligible again, P2..P4's are avoided in BIG
+    recent_big = set().union(*(drawn[p][BIG] for p in periods[1:4]))
+    assert drawn["2026-11"][BIG].isdisjoint(recent_big) and len(drawn["2026-11"][BIG]) == 30
+
+
+# ---- call results ------------------------------------------------------------------------
+
+def results_frame(rows) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["household_id", "check_date", "answered", "consistent", "assisted", "remark"])
+    df["check_date"] = pd.to_datetime(df["check_date"])
+    df["source_row"] = np.arange(2, len(df) + 2)
+    return df
+
+
+@pytest.fixture
+def called(db_url, tmp_path):
+    """Draws for 2026-09 and 2026-10 and a set of 2026-10 call results; returns (eng, ids)."""
+    eng = db.engine(db_url)
+    hh = make_households({BIG: {"脱贫户": 70}, SMALL: {"监测户": 12}, OTHER: {"监测户": 5, "一般农户": 3}})
+    load(eng, "2026-09", hh)
+    prev = sample.run_sample(eng, "2026-09", tmp_path / "09")
+    load(eng, P, hh)
+    cur = sample.run_sample(eng, P, tmp_path / "10")
+    big = cur.loc[cur["乡镇代码"] == BIG, "户编号"].tolist()
+    small = cur.loc[cur["乡镇代码"] == SMALL, "户编号"].tolist()
+    prev_only = sorted(set(prev.loc[prev["乡镇代码"] == BIG, "户编号"]) - set(cur["户编号"]))
+    never = sorted(set(hh.loc[hh["township_code"] == BIG, "household_id"]) - set(cur["户编号"]) - set(prev["户编号"]))
+    ids = {"pass": big[0], "unanswered": big[1], "inconsistent": big[2], "unassisted": big[3], "both": big[4],
+           "retried": big[5], "prev": prev_only[0], "never": never[0], "small_pass": small[0],
+           "small_fail": small[1]}
+    results = results_frame([
+        (ids["pass"], "2026-10-08", "是", "是", "是", None),
+        (ids["unanswered"], "2026-10-08", "否", "否", "否", "三次未接通"),
+        (ids["inconsistent"], "2026-10-09", "是", "否", "是", "实际家庭人口5人"),
+        (ids["unassisted"], "2026-10-09", "是", "是", "否", "新号码13812345678，产业奖补未到位"),
+        (ids["both"], "2026-10-10", "是", "否", "否", None),
+        (ids["retried"], "2026-10-08", "否", "否", "否", None),
+        (ids["retried"], "2026-10-12", "是", "是", "是", "第二次接通"),
+        (ids["prev"], "2026-10-02", "是", "否", "是", "补打上月名单"),
+        (ids["never"], "2026-10-11", "是", "否", "否", "不在名单"),
+        (ids["small_pass"], "2026-10-11", "是", "是", "是", None),
+        (ids["small_fail"], "2026-10-11", "否", "否", "否", None),
+    ])
+    load(eng, P, hh, results)
+    return eng, ids, hh
+
+
+def test_call_results_become_problems(called):
+    eng, ids, hh = called
+    probs = sample.spot_check_problems(eng, P).set_index("household_id")
+    assert set(probs.index) == {ids[k] for k in ("unanswered", "inconsistent", "unassisted", "both", "prev",
+                                                 "small_fail")}
+    assert (probs["problem_type"] == "电话抽查不符").all()
+    detail = probs["detail"]
+    assert "电话未接通" in detail[ids["unanswered"]] and "信息不一致" not in detail[ids["unanswered"]]
+    assert "三次未接通" in detail[ids["unanswered"]] and "2026-10-08" in detail[ids["unanswered"]]
+    assert "信息不一致" in detail[ids["inconsistent"]] and "帮扶未落实" not in detail[ids["inconsistent"]]
+    assert "帮扶未落实" in detail[ids["unassisted"]] and "产业奖补未到位" in detail[ids["unassisted"]]
+    assert "信息不一致" in detail[ids["both"]] and "帮扶未落实" in detail[ids["both"]]
+    assert not detail.str.contains(PHONE_PATTERN).any()  # the remark's phone number is masked
+    assert probs.loc[ids["prev"], "draw_period"] == "2026-09"
+    by_id = hh.set_index("household_id")
+    assert (probs["village_code"] == by_id.loc[probs.index, "village_code"]).all()
+    assert (probs["township_code"] == by_id.loc[probs.index, "township_code"]).all()
+    assert probs.loc[ids["inconsistent"], "found_on"] == pd.Timestamp("2026-10-09").date()
+
+
+def test_results_for_households_not_drawn_are_reported(called):
+    eng, ids, _ = called
+    unexpected = sample.unexpected_results(eng, P)
+    assert unexpected["household_id"].tolist() == [ids["never"]]
+    assert unexpected["township_code"].tolist() == [BIG]
+    assert unexpected["reason"].iloc[0] == sample.NOT_DRAWN_REASON
+
+
+def test_pass_rates_per_township(called):
+    eng, _, _ = called
+    rates = sample.pass_rates(eng, P).set_index("township_code")
+    assert rates.loc[BIG, ["drawn", "called", "answered", "passed", "not_drawn_results"]].tolist() == [30, 7, 6, 2, 1]
+    assert rates.loc[BIG, "pass_rate"] == pytest.approx(2 / 7)
+    assert rates.loc[SMALL, ["drawn", "called", "answered", "passed"]].tolist() == [12, 2, 1, 1]
+    assert rates.loc[SMALL, "pass_rate"] == pytest.approx(0.5)
+    assert rates.loc[OTHER, "drawn"] == 5 and rates.loc[OTHER, "called"] == 0
+    assert np.isnan(rates.loc[OTHER, "pass_rate"])
+    assert rates.loc[SMALL, "township_name"] == "101镇"
+
+
+def test_empty_period(db_url, tmp_path):
+    eng = db.engine(db_url)
+    out = sample.run_sample(eng, P, tmp_path)
+    assert out.empty
+    csv = pd.read_csv(tmp_path / "spot_check.csv", encoding="utf-8-sig")
+    assert list(csv.columns[:6]) == CONTRACT_HEADERS and csv.empty
+    assert sample.spot_check_problems(eng, P).empty
+    assert sample.unexpected_results(eng, P).empty
+    assert sample.pass_rates(eng, P).empty
