@@ -34,8 +34,8 @@ LABELS = {
     "validate_gx": "validate with GX (no Data Docs)",
     "validate_pandas": "same rules, plain vectorised pandas",
     "ingest": "ingest: validate (GX) + Data Docs + load",
-    "screen": "screen R01–R12 + store + screening.csv + push lists + problems",
-    "sample": "spot-check draw + call sheets (xlsx + PDF)",
+    "screen": "screen R01–R12 + store + screening.csv + push lists",
+    "sample": "spot-check draw + call sheets (xlsx + PDF) + problems",
     "reports": "render weekly, monthly, quarterly PDFs",
 }
 

@@ -46,13 +46,13 @@ def screen(data: Path, period: str, out: Path) -> None:
     from fangpin import pipeline
 
     pipeline.screen_period(period, str(out), push_lists=True)
-    pipeline.derive_problems(period)
 
 
 def sample(data: Path, period: str, out: Path) -> None:
     from fangpin import pipeline
 
     pipeline.sample_period(period, str(out), call_sheets=True)
+    pipeline.derive_problems(period)
 
 
 def reports(data: Path, period: str, out: Path) -> None:

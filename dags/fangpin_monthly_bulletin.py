@@ -6,11 +6,11 @@ for the month named in the asset event (`extra["period"]`). A manual run takes t
 as the `period` Param (empty: the month before the run's date).
 
 1. **resolve** — the period and folders.
-2. **derive_problems** — problems (问题清单) from verifications, spot-check results and
-   rectifications, with deadlines and blue/yellow/red escalation.
-3. **sample** — the month's phone spot-check draw (30 households per township;
+2. **sample** — the month's phone spot-check draw (30 households per township;
    `seed` Param optional) → `spot_check.csv`; **write_call_sheet** — one mapped task per drawn
    township (restricted call sheets).
+3. **derive_problems** — problems (问题清单) from verifications, spot-check results (matched to
+   the draw just stored) and rectifications, with deadlines and blue/yellow/red escalation.
 4. **build_bulletin** / **send_bulletin** — the 月通报 PDF, emailed to the leaders.
 5. **write_township_problems** / **send_township_problems** — one mapped task per township:
    its problem list PDF, emailed to the township.
@@ -100,13 +100,13 @@ def fangpin_monthly_bulletin():
         return send(period, item["township_code"], item["pdf"], force=force)
 
     run = resolve()
-    problems = derive_problems(run["period"])
     drawn = sample(run["period"], run["out_dir"], run["seed"])
-    problems >> drawn
+    problems = derive_problems(run["period"])
+    drawn >> problems  # the month's call results are matched to the draw
     write_call_sheet.partial(period=run["period"], out_dir=run["out_dir"]).expand(
         township_code=drawn_townships(drawn))
     pdf = build_bulletin(run["period"], run["out_dir"])
-    drawn >> pdf
+    problems >> pdf
     send_bulletin(run["period"], pdf, run["force"])
     codes = townships(run["period"])
     problems >> codes

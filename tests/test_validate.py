@@ -396,8 +396,23 @@ def test_data_docs_built_without_full_ids(planted, tmp_path, sqlite_url):
     assert set(runs["data_docs"]) == {str(v.data_docs)}
 
 
-def test_two_validations_at_once(planted, tmp_path, sqlite_url):
+def test_two_validations_at_once(planted, tmp_path, sqlite_url, monkeypatch):
+    """Two processes validating two periods into one output folder (one GX project, one Data Docs
+    site, one database) give each exactly what a validation on its own gives."""
+    from fangpin import config
+    from fangpin.validate import validate_delivery
+
     folder, rows, bad, _ = planted
+    # What 2026-09 quarantines on its own (more than 2026-10: October dates are after its end).
+    monkeypatch.setenv("FANGPIN_DB_URL", f"sqlite:///{tmp_path / 'alone.db'}")
+    monkeypatch.setenv("FANGPIN_HOME", str(tmp_path / "alone"))
+    config.reset()
+    alone = validate_delivery(folder, "2026-09", out_dir=tmp_path / "alone_out", build_docs=False)
+    expected = {PERIOD: len(bad), "2026-09": sum(o.rows_quarantined for o in alone.outcomes.values())}
+    assert expected["2026-09"] > expected[PERIOD]
+    monkeypatch.setenv("FANGPIN_DB_URL", sqlite_url)
+    monkeypatch.setenv("FANGPIN_HOME", str(tmp_path / "home"))
+    config.reset()
     out = tmp_path / "out"
     code = ("import sys; from fangpin.validate import validate_delivery; "
             "v = validate_delivery(sys.argv[1], sys.argv[2], out_dir=sys.argv[3]); "
@@ -407,9 +422,9 @@ def test_two_validations_at_once(planted, tmp_path, sqlite_url):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for p in (PERIOD, "2026-09")]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (so, se) in zip(procs, outs):
+    for p, period, (so, se) in zip(procs, (PERIOD, "2026-09"), outs):
         assert p.returncode == 0, se[-3000:]
-        assert int(so.split()[1]) == len(bad)
+        assert int(so.split()[1]) == expected[period], period
     index = (out / "data_docs" / "index.html").read_text(encoding="utf-8")
     for so, _ in outs:
         assert so.split()[0][:8] in index      # both runs listed in the one site

@@ -122,6 +122,7 @@ def cmd_report(args) -> int:
         month = pipeline.report_month(args.kind, args.period)
         pipeline.ingest(args.data, month, out_dir=args.out, build_docs=False)
         pipeline.screen_period(month, str(args.out), push_lists=False)
+        pipeline.sample_period(month, str(args.out))
         pipeline.derive_problems(month)
     pdf = pipeline.build_report(args.kind, args.period, str(args.out))
     print(pdf)

@@ -64,20 +64,22 @@ def default_seed(period: str | Month) -> int:
     return m.year * 100 + m.month
 
 
-def _rng(seed: int, period: str, township_code: str) -> np.random.Generator:
-    """A generator seeded from a stable hash of (seed, period, township) — not Python's hash()."""
-    digest = hashlib.sha256(f"{int(seed)}|{period}|{township_code}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+def household_keys(seed: int, period: str, household_ids) -> np.ndarray:
+    """Each household's random key in [0, 1): from a stable hash of (seed, period, household) —
+    not Python's hash(), which is salted per process. A household's key does not depend on the
+    other rows, so quarantining one household never reshuffles the rest of its township."""
+    prefix = f"{int(seed)}|{period}|".encode()
+    return np.fromiter((int.from_bytes(hashlib.sha256(prefix + str(h).encode()).digest()[:8], "big") / 2.0**64
+                        for h in household_ids), dtype=np.float64, count=len(household_ids))
 
 
 def draw(households: pd.DataFrame, period: str, seed: int, recent: set[str], per_township: int) -> pd.DataFrame:
     """The households drawn in each township, with `position` (1..n per township) and `was_recent`.
 
-    Eligible: 脱贫户 and 监测户. Per township, each eligible household gets a random key from a
-    generator seeded by (seed, period, township); households not in `recent` come first, then
-    (only when there are not enough of them) the recent ones; the first `per_township` are
-    drawn — all of them when the township has fewer. Rows are sorted by household_id before the
-    keys are drawn, so the input's row order does not matter.
+    Eligible: 脱贫户 and 监测户. Each eligible household gets a random key (`household_keys`:
+    a hash of seed, period and household); per township, households not in `recent` come first,
+    then (only when there are not enough of them) the recent ones; the first `per_township` by key
+    are drawn — all of them when the township has fewer. The input's row order does not matter.
     """
     period = str(Month.parse(str(period)))
     eligible = (households[households["category"].isin(ELIGIBLE)]
@@ -85,15 +87,15 @@ def draw(households: pd.DataFrame, period: str, seed: int, recent: set[str], per
                 .sort_values("household_id", kind="stable")
                 .reset_index(drop=True))
     eligible["was_recent"] = eligible["household_id"].isin(set(recent))
+    eligible["_key"] = household_keys(seed, period, eligible["household_id"])
     parts = []
     for code, group in eligible.groupby("township_code", sort=True):
-        keys = _rng(seed, period, str(code)).random(len(group))
-        order = np.lexsort((keys, group["was_recent"].to_numpy()))  # fresh first, then by key
-        picked = group.iloc[order[:per_township]].copy()
+        order = np.lexsort((group["_key"].to_numpy(), group["was_recent"].to_numpy()))  # fresh first, then by key
+        picked = group.iloc[order[:per_township]].drop(columns="_key")
         picked["position"] = np.arange(1, len(picked) + 1)
         parts.append(picked)
     if not parts:
-        return eligible.assign(position=pd.Series(dtype="int64")).iloc[0:0]
+        return eligible.drop(columns="_key").assign(position=pd.Series(dtype="int64")).iloc[0:0]
     return pd.concat(parts, ignore_index=True)
 
 

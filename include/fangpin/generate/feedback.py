@@ -63,16 +63,19 @@ def verifications(rng, county: County, month, pushed: np.ndarray, push_day: int,
 
 
 def spot_checks(rng, county: County, month, per_township: int) -> pd.DataFrame:
-    """~`per_township` calls per township among its 脱贫户/监测户, plus 1-2 calls to other households."""
+    """The calls of the month's phone spot-check: the households `fangpin.sample.draw` picks for
+    the month (default seed, no earlier draws: what `fangpin sample` draws on a fresh database),
+    plus 1-2 calls to 一般农户, which are never drawn (reported as results for households not drawn)."""
+    from fangpin.sample import default_seed, draw
+
     hh = county.hh
-    eligible = hh["cat"].to_numpy() < 2
-    chosen = []
-    for code, idx in hh.groupby("township_code", sort=True).indices.items():
-        pool = idx[eligible[idx]]
-        chosen.append(rng.choice(pool, min(per_township, len(pool)), replace=False))
-    general = np.flatnonzero(~eligible)
+    drawn = draw(hh[["household_id", "township_code", "category"]], str(month), default_seed(month), set(),
+                 per_township)
+    position = pd.Series(np.arange(len(hh)), index=hh["household_id"].to_numpy())
+    chosen = [position.reindex(drawn["household_id"]).to_numpy()]
+    general = np.flatnonzero(hh["cat"].to_numpy() == 2)
     chosen.append(rng.choice(general, min(len(general), int(rng.integers(1, 3))), replace=False))
-    h = np.concatenate(chosen)
+    h = np.concatenate(chosen).astype(np.int64)
     n = len(h)
     answered = rng.random(n) < 0.93
     consistent = answered & (rng.random(n) < 0.95)
