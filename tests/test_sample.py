@@ -113,6 +113,16 @@ def test_draw_does_not_depend_on_python_hash_randomisation():
     assert json.loads(out) == here
 
 
+def test_removing_one_household_does_not_reshuffle_its_township():
+    hh = make_households(MIXED)
+    full = sample.draw(hh, P, 4, set(), 30)
+    gone = full[full["township_code"] == BIG]["household_id"].iloc[0]
+    rest = sample.draw(hh[hh["household_id"] != gone], P, 4, set(), 30)
+    # the household's place goes to the next one by key; the other 29 stay drawn
+    assert len(drawn_ids(rest, BIG)) == 30 and len(drawn_ids(full, BIG) & drawn_ids(rest, BIG)) == 29
+    assert gone not in drawn_ids(rest)
+
+
 def test_draw_prefers_households_not_recently_drawn():
     hh = make_households({BIG: {"脱贫户": 50}})
     ids = sorted(hh["household_id"])
@@ -281,3 +291,22 @@ def test_empty_period(db_url, tmp_path):
     assert sample.spot_check_problems(eng, P).empty
     assert sample.unexpected_results(eng, P).empty
     assert sample.pass_rates(eng, P).empty
+
+
+def test_generated_calls_are_for_the_households_drawn(sqlite_url, small_county, tmp_path):
+    """The generator phones the households `fangpin sample` draws, so on a generated county every
+    call to a 脱贫户/监测户 matches the draw and only the planted calls to 一般农户 do not."""
+    from fangpin import pipeline
+
+    pipeline.ingest(small_county, "2026-10", out_dir=tmp_path / "out", build_docs=False)
+    pipeline.sample_period("2026-10", str(tmp_path / "out"))
+    eng = db.engine(sqlite_url)
+    results = db.read_feed(eng, "spot_check_results", "2026-10")
+    hh = db.read_feed(eng, "households", "2026-10").set_index("household_id")
+    unexpected = sample.unexpected_results(eng, "2026-10")
+    assert 1 <= len(unexpected) <= 2
+    assert set(hh["category"].reindex(unexpected["household_id"])) == {"一般农户"}
+    rates = sample.pass_rates(eng, "2026-10")
+    assert rates["called"].sum() == len(results) - len(unexpected) > 0
+    failed = sample.spot_check_problems(eng, "2026-10")
+    assert 0 < len(failed) < rates["called"].sum()

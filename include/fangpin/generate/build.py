@@ -214,12 +214,14 @@ def generate_county(out: Path, period: str, households: int = 2000, seed: int = 
         int(param("problems.verification_days", on=month.end)))
     typed["spot_check_results"] = feedback.spot_checks(rng, county, month,
                                                        int(param("sample.per_township", on=month.end)))
+    phoned = np.zeros(len(hh), dtype=bool)
+    phoned[typed["spot_check_results"]["h"].to_numpy()] = True  # the drawn stay in the registry
     problems = feedback.read_problem_ids(previous_problems) if previous_problems else []
     typed["rectifications"] = feedback.rectifications(rng, month, problems)
     report("county", 4, steps)
 
     count = min(200, max(2, households // 1000))
-    defects = Defects(county, rng, month, protected, count)
+    defects = Defects(county, rng, month, protected, count, registered=phoned)
     defects.choose_registry(typed)
     defects.choose_departments(typed)
 

@@ -43,6 +43,7 @@ class Defects:
     month: object
     protected: np.ndarray          # households that must stay clean (planted, near-miss)
     count: int
+    registered: np.ndarray | None = None  # households kept free of registry defects only (phoned)
     hh: dict = field(default_factory=dict)        # kind -> [h]
     members: dict = field(default_factory=dict)   # kind -> [person] (dup: [(p1, p2)])
     rows: dict = field(default_factory=dict)      # (feed, kind) -> [typed row index]
@@ -58,7 +59,8 @@ class Defects:
     def choose_registry(self, typed: dict[str, pd.DataFrame]) -> None:
         hh, mem = self.county.hh, typed["members"]
         n_h = len(hh)
-        free = ~self.protected.copy()
+        keep = self.protected if self.registered is None else self.protected | self.registered
+        free = ~keep
         cat = hh["cat"].to_numpy()
         for kind in HH_KINDS:
             cond = free.copy()
@@ -105,6 +107,8 @@ class Defects:
 
     def choose_departments(self, typed: dict[str, pd.DataFrame]) -> None:
         clean = self.free  # background households without registry defects
+        if self.registered is not None:  # … and the phoned ones, whose department rows may be bad
+            clean = clean | (self.registered & ~self.protected)
 
         def rows(feed, cond=None, k=None):
             t = typed[feed]
