@@ -20,7 +20,8 @@ import pytest  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "dags"
 SH = ZoneInfo("Asia/Shanghai")
-EXPECTED = {"fangpin_monthly_ingest", "fangpin_monthly_bulletin", "fangpin_weekly", "fangpin_quarterly"}
+EXPECTED = {"fangpin_monthly_ingest", "fangpin_monthly_bulletin", "fangpin_weekly", "fangpin_quarterly",
+            "fangpin_province_monthly"}
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,15 @@ def test_mapped_tasks_are_per_township(bag):
             ("fangpin_monthly_bulletin", "write_call_sheet"),
             ("fangpin_monthly_bulletin", "write_township_problems"),
             ("fangpin_monthly_bulletin", "send_township_problems")} <= mapped
+
+
+def test_province_dag_maps_one_task_per_county(bag):
+    dag = bag.dags["fangpin_province_monthly"]
+    county = dag.get_task("county_month")
+    assert county.__class__.__name__ in ("MappedOperator", "DecoratedMappedOperator")
+    assert county.max_active_tis_per_dagrun == 4  # a cap on memory: ~1.6 GB per Xingbin-size county
+    assert {t.task_id for t in county.upstream_list} == {"counties", "resolve"}
+    assert [t.task_id for t in county.downstream_list] == ["summary"]
 
 
 def test_assets_link_screening_to_bulletin(bag):

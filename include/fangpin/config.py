@@ -9,6 +9,9 @@ Policy thresholds are not here: they are dated parameters (parameters.yaml, see 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,11 +27,10 @@ REPO = Path(__file__).resolve().parents[2]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FANGPIN_", extra="ignore")
 
-    home: Path = Field(Path(".fangpin"), description="working folder for the local database and GX project")
+    home: Path = Field(Path(".fangpin"), description="working folder for the local SQLite database")
     db_url: str | None = Field(None, description="SQLAlchemy URL of the monitoring database; SQLite in `home` when unset")
     data_dir: Path = Field(Path("incoming"), description="drop folder root; one sub-folder per delivery")
     output_dir: Path = Field(Path("output"), description="where reports, lists and Data Docs are written")
-    gx_dir: Path | None = Field(None, description="GX project folder (suites, checkpoints, Data Docs); `home`/gx when unset")
     params_file: Path | None = Field(None, description="dated parameters; the packaged parameters.yaml when unset")
     templates_dir: Path = Field(REPO / "templates", description="Jinja2 report templates (HTML + CSS)")
     expectations_dir: Path = Field(REPO / "expectations", description="declarative GX expectation suites")
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
     township_contact_pattern: str | None = Field(
         "township-{code}@fangpin.local",
         description="fallback address for a township without an explicit contact; null disables it")
+    province_file: Path | None = Field(None, description="province deployments: the YAML list of counties "
+                                                         "(fangpin.province); unset for one county")
     mail_from: str = "fangpin@fangpin.local"
     smtp_conn_id: str = "smtp_default"
 
@@ -67,10 +71,6 @@ class Settings(BaseSettings):
             return self.db_url
         return f"sqlite:///{(self.home / 'fangpin.db').resolve()}"
 
-    @property
-    def gx_project(self) -> Path:
-        return self.gx_dir or self.home / "gx"
-
     def township_contact(self, code: str) -> str | None:
         if code in self.township_contacts:
             return self.township_contacts[code]
@@ -78,10 +78,31 @@ class Settings(BaseSettings):
 
 
 @lru_cache(maxsize=1)
-def settings() -> Settings:
+def _from_environment() -> Settings:
     return Settings()
+
+
+# Settings of the county being worked on, where a province deployment runs several (see
+# fangpin.province). A ContextVar: each thread and each task has its own.
+_county: ContextVar[Settings | None] = ContextVar("fangpin_county_settings", default=None)
+
+
+def settings() -> Settings:
+    """The settings in force: those of `county_settings(...)` inside one, else the process's."""
+    return _county.get() or _from_environment()
+
+
+@contextmanager
+def county_settings(**values) -> Iterator[Settings]:
+    """Runs the block on other settings: `values` over the environment and config file (the
+    fields of Settings, e.g. db_url, home, data_dir, output_dir, county, leaders)."""
+    token = _county.set(Settings(**values))
+    try:
+        yield _county.get()
+    finally:
+        _county.reset(token)
 
 
 def reset() -> None:
     """Forget cached settings (tests change the environment)."""
-    settings.cache_clear()
+    _from_environment.cache_clear()
