@@ -166,7 +166,7 @@ def test_screening_csv_contract(tmp_path, sqlite_url):
 def test_push_lists_per_township(tmp_path, sqlite_url):
     from openpyxl import load_workbook
 
-    from fangpin.pushlists import HEADERS, HEADER_ROW, write_push_lists
+    from fangpin.pushlists import HEADER_ROW, HEADERS, RISK_FILL, write_push_lists
 
     eng = db.engine(sqlite_url)
     run(eng, "2026-09", county("C"))
@@ -191,6 +191,15 @@ def test_push_lists_per_township(tmp_path, sqlite_url):
     by_id = {r["户编号"]: r for r in rows}
     assert set(by_id) == {"C", "D"}
     assert rows[0]["风险等级"] == "高"
+    # cell formats a township clerk relies on: IDs stay text, dates show as dates, reasons wrap,
+    # the risk level is coloured, every data cell has a border
+    first = ws[HEADER_ROW + 1]
+    col = {h: i for i, h in enumerate(headers)}
+    assert first[col["户编号"]].number_format == "@"
+    assert first[col["核实截止日期"]].number_format == "yyyy-mm-dd"
+    assert first[col["原因说明"]].alignment.wrap_text and not first[col["户主姓名"]].alignment.wrap_text
+    assert first[col["风险等级"]].fill.fgColor.rgb.endswith(RISK_FILL["高"])
+    assert all(c.border.left.style == "thin" for c in first)
     assert by_id["C"]["疑似状态"] == "持续疑似" and by_id["D"]["疑似状态"] == "新增疑似"
     assert by_id["C"]["户主姓名"] == "户主3" and by_id["C"]["村"] == "001村"
     assert by_id["C"]["核实截止日期"].date() == dt.date(2026, 11, 16)

@@ -517,3 +517,33 @@ def test_small_county_matches_answer_key(small_county, tmp_path, sqlite_url):
     assert not wrong, wrong[:10]
     for o in v.outcomes.values():
         assert o.rows_total == o.rows_accepted + o.rows_quarantined
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_cells_past_the_header_are_kept_and_blank_lines_keep_numbering(suffix, tmp_path):
+    """A row longer than the header keeps its surplus cells (as 列N, reported as ignored), a blank
+    line keeps the row numbers a person sees, and a ragged CSV (which pandas' parser refuses)
+    reads the same as a regular one."""
+    from openpyxl import Workbook
+
+    from fangpin.read import read_feed
+
+    headers = F.FEEDS["medical"].headers
+    assert headers == ["身份证号", "入院日期", "出院日期", "医疗总费用", "个人自付"]
+    one = [pid(1), "2026-10-03", "2026-10-08", "3000", "1200"]
+    two = [pid(2), "2026-10-04", "2026-10-04", "200", "50"]
+    rows = [headers, one, [], two + ["", "多写的备注"], [" " + pid(3) + " "] + one[1:]]
+    path = tmp_path / f"medical{suffix}"
+    if suffix == ".csv":
+        path.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    else:
+        wb = Workbook()
+        for r in rows:
+            wb.active.append(r or [None])
+        wb.save(path)
+    raw = read_feed(path, "medical")
+    surplus = f"列{len(headers) + 2}"
+    assert raw.extra_columns == [f"列{len(headers) + 1}", surplus]
+    assert raw.frame["source_row"].tolist() == [2, 4, 5]            # the blank line 3 is skipped, not renumbered
+    assert raw.frame[surplus].tolist() == ["", "多写的备注", ""]
+    assert raw.frame["id_number"].tolist() == [pid(1), pid(2), pid(3)]  # cells are stripped

@@ -64,7 +64,7 @@ def _values(i: int, r) -> list:
 
 def write_xlsx(group: pd.DataFrame, month: Month, path: Path) -> Path:
     from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -96,18 +96,23 @@ def write_xlsx(group: pd.DataFrame, month: Month, path: Path) -> Path:
         c.fill = PatternFill("solid", fgColor="FFF6D5" if header in FILL_IN else "DDEBF7")
         c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         ws.column_dimensions[get_column_letter(j)].width = width
+    # one named style per column kind, registered once: assigning a name per cell is ~5x faster
+    # than building Alignment/Border objects per cell (20,000 rows at Xingbin scale)
+    for name, wrap, fmt in (("fp_cell", False, "General"), ("fp_wrap", True, "General"),
+                            ("fp_text", False, "@"), ("fp_date", False, "yyyy-mm-dd")):
+        wb.add_named_style(NamedStyle(name=name, border=border, number_format=fmt,
+                                      alignment=Alignment(vertical="top", wrap_text=wrap)))
+    col_style = ["fp_text" if h == "户编号" else "fp_date" if h in ("核实截止日期", "核实日期")
+                 else "fp_wrap" if h == "原因说明" else "fp_cell" for h in HEADERS]
+    fills = {lvl: PatternFill("solid", fgColor=color) for lvl, color in RISK_FILL.items()}
     risk_col = HEADERS.index("风险等级") + 1
     first = HEADER_ROW + 1
     for i, r in enumerate(group.itertuples(index=False), start=1):
         for j, value in enumerate(_values(i, r), start=1):
             c = ws.cell(row=first + i - 1, column=j, value=value)
-            c.border = border
-            c.alignment = Alignment(vertical="top", wrap_text=HEADERS[j - 1] == "原因说明")
-            if HEADERS[j - 1] == "户编号":
-                c.number_format = "@"
-            elif HEADERS[j - 1] in ("核实截止日期", "核实日期"):
-                c.number_format = "yyyy-mm-dd"
-        ws.cell(row=first + i - 1, column=risk_col).fill = PatternFill("solid", fgColor=RISK_FILL.get(r.risk_level, "FFFFFF"))
+            c.style = col_style[j - 1]
+        if r.risk_level in fills:
+            ws.cell(row=first + i - 1, column=risk_col).fill = fills[r.risk_level]
     last = first + len(group) - 1
 
     if len(group):

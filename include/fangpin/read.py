@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from fangpin.feeds import FEEDS, Feed
@@ -80,49 +81,69 @@ def _cell(v) -> str:
     return str(v).strip()
 
 
-def _read_xlsx(path: Path) -> list[list[str]]:
-    from openpyxl import load_workbook
-    from zipfile import BadZipFile
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    """The first sheet's cells as text (python-calamine: a Rust reader, ~10x openpyxl's speed)."""
+    from python_calamine import CalamineWorkbook
 
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, OSError, KeyError, ValueError) as exc:
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except Exception as exc:  # calamine raises its own error types for zip, xml and format problems
         raise FeedRejected(path, f"不是有效的xlsx文件（{type(exc).__name__}）") from None
-    try:
-        ws = wb.worksheets[0]
-        rows = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
-    finally:
-        wb.close()
-    return rows
+    width = max((len(r) for r in rows), default=0)
+    return pd.DataFrame([[_cell(v) for v in r] + [""] * (width - len(r)) for r in rows],
+                        columns=range(width), dtype=object)
 
 
-def _read_csv(path: Path) -> tuple[list[list[str]], str]:
+def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    """The cells as text. pandas' C parser reads the regular shape; a file whose rows are longer
+    than its first row (which pandas cannot read as such) is read with the csv module instead."""
     raw = path.read_bytes()
     text, encoding = decode(raw, path)
     try:
-        rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline=""))]
-    except csv.Error as exc:
-        raise FeedRejected(path, f"不是有效的CSV表格（{exc}）") from None
-    return rows, encoding
+        frame = pd.read_csv(io.StringIO(text), header=None, dtype=str, na_filter=False, skip_blank_lines=False,
+                            engine="c")
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(), encoding
+    except pd.errors.ParserError:
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            raise FeedRejected(path, f"不是有效的CSV表格（{exc}）") from None
+        width = max((len(r) for r in rows), default=0)
+        frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], columns=range(width), dtype=object)
+    return frame.fillna("").astype(object), encoding
+
+
+def _strip(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.apply(lambda col: col.astype(str).str.strip()).astype(object) if len(frame.columns) else frame
 
 
 def read_feed(path: Path, feed: Feed | str) -> RawFeed:
-    """Reads one delivered file; raises FeedRejected when it cannot be read as this feed."""
+    """Reads one delivered file; raises FeedRejected when it cannot be read as this feed.
+
+    Cells past the header that hold something are kept as unnamed extra columns (列N), so the
+    summary says they were ignored and a quarantined row shows them: nothing is dropped silently.
+    """
     feed = FEEDS[feed] if isinstance(feed, str) else feed
     path = Path(path)
     if path.stat().st_size == 0:
         raise FeedRejected(path, "文件为空")
     if path.suffix.lower() == ".xlsx":
-        rows, encoding = _read_xlsx(path), "xlsx"
+        cells, encoding = _read_xlsx(path), "xlsx"
     else:
-        rows, encoding = _read_csv(path)
-    while rows and not any(rows[-1]):
-        rows.pop()
-    if not rows or not any(rows[0]):
+        cells, encoding = _read_csv(path)
+    cells = _strip(cells)
+    filled = (cells != "").to_numpy()
+    rows_with_content = filled.any(axis=1)
+    if not rows_with_content.any() or not rows_with_content[0]:
         raise FeedRejected(path, "文件为空（没有表头）")
-    header = [h.strip().lstrip("\ufeff") for h in rows[0]]
-    while header and header[-1] == "":
-        header.pop()
+    last_row = int(np.flatnonzero(rows_with_content)[-1])
+    cells, filled = cells.iloc[:last_row + 1], filled[:last_row + 1]
+    header = [str(h).strip().lstrip("\ufeff") for h in cells.iloc[0]]
+    cols_with_content = filled.any(axis=0)
+    width = int(np.flatnonzero(cols_with_content)[-1]) + 1 if cols_with_content.any() else 0
+    named = max((i + 1 for i, h in enumerate(header) if h), default=0)
+    header = header[:max(width, named)]
     known = {c.zh: c.name for c in feed.columns}
     if not set(header) & set(known):
         raise FeedRejected(path, f"表头无法识别：应为 {'、'.join(feed.headers)}")
@@ -132,19 +153,12 @@ def read_feed(path: Path, feed: Feed | str) -> RawFeed:
     missing = [h for h in feed.headers if h not in header]
     if missing:
         raise FeedRejected(path, f"缺少列：{'、'.join(missing)}")
-    width = len(header)
-    body = []
-    for r in rows[1:]:
-        if len(r) > width and any(r[width:]):
-            pass  # surplus cells past the header are kept below as unnamed columns
-        body.append((r + [""] * width)[:width] if len(r) <= width else r[:width])
     names = [known.get(h, h or f"列{i + 1}") for i, h in enumerate(header)]
-    frame = pd.DataFrame(body, columns=names, dtype=object) if body else pd.DataFrame(columns=names, dtype=object)
-    frame = frame.fillna("").astype(str)
+    body = cells.iloc[1:, :len(header)]
+    frame = pd.DataFrame(body.to_numpy(dtype=object), columns=names).astype(str)
     frame.insert(0, "source_row", range(2, 2 + len(frame)))
-    # drop rows that are entirely empty (trailing Excel junk) but keep their numbering
-    blank = (frame.drop(columns="source_row") == "").all(axis=1)
-    frame = frame[~blank].reset_index(drop=True)
+    # drop rows that are entirely empty (blank lines, trailing Excel junk) but keep their numbering
+    frame = frame[filled[1:].any(axis=1)].reset_index(drop=True)
     extra = [n for n in names if n not in known.values()]
     log.info("read %s: %d rows, encoding %s", path.name, len(frame), encoding)
     return RawFeed(feed, path, encoding, frame, extra)

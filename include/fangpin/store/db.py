@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, delete, event, select
+from sqlalchemy import Date, Engine, Integer, Numeric, create_engine, delete, event, select
 from sqlalchemy.orm import Session
 
 from fangpin.store.models import FEED_TABLES
@@ -85,14 +86,57 @@ def replace_period(conn, feed: str, period: str, frame: pd.DataFrame) -> int:
     conn.execute(delete(table).where(table.c.period == period))
     if frame.empty:
         return 0
-    cols = [c.name for c in table.columns]
-    out = frame.reindex(columns=cols).copy()
+    out = frame.reindex(columns=[c.name for c in table.columns]).copy()
     out["period"] = period
-    out = out.astype(object).where(out.notna(), None)
-    records = out.to_dict("records")
+    out = _storable(out, table)
+    bulk_insert(conn, table, out)
+    return len(out)
+
+
+def _storable(frame: pd.DataFrame, table) -> pd.DataFrame:
+    """Columns as the database stores them: dates as ISO text, integers as Int64, NULL for missing."""
+    out = {}
+    for c in table.columns:
+        s = frame[c.name]
+        if isinstance(c.type, Date):
+            d = pd.to_datetime(s)
+            s = d.dt.strftime("%Y-%m-%d").astype(object).where(d.notna(), None)
+        elif isinstance(c.type, Integer):
+            s = pd.to_numeric(s).round().astype("Int64")
+        elif isinstance(c.type, Numeric):
+            s = pd.to_numeric(s).astype("float64")
+        out[c.name] = s
+    return pd.DataFrame(out, index=frame.index)
+
+
+def bulk_insert(conn, table, frame: pd.DataFrame) -> None:
+    """Inserts a frame of storable columns (see _storable) fast.
+
+    PostgreSQL (psycopg2): COPY ... FROM STDIN in CSV. SQLite: the driver's executemany on plain
+    tuples. Both skip SQLAlchemy's per-value processing, which made loading a Xingbin-size county
+    take ~40 s (docs/benchmarks.md). Other databases: SQLAlchemy's executemany.
+    """
+    cols = [c.name for c in table.columns]
+    dialect = conn.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg2":
+        buf = io.StringIO()
+        frame[cols].to_csv(buf, index=False, header=False, na_rep=r"\N")
+        buf.seek(0)
+        names = ", ".join(dialect.identifier_preparer.quote(c) for c in cols)
+        with conn.connection.dbapi_connection.cursor() as cur:
+            cur.copy_expert(f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) "
+                            r"FROM STDIN WITH (FORMAT csv, NULL '\N')", buf)
+        return
+    values = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in cols]
+    rows = list(zip(*values))
+    if dialect.name == "sqlite":
+        sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        for i in range(0, len(rows), 100_000):
+            conn.exec_driver_sql(sql, rows[i:i + 100_000])
+        return
+    records = [dict(zip(cols, r)) for r in rows]
     for i in range(0, len(records), 50_000):
         conn.execute(table.insert(), records[i:i + 50_000])
-    return len(records)
 
 
 def read_feed(eng: Engine, feed: str, period: str, columns: list[str] | None = None) -> pd.DataFrame:
