@@ -5,15 +5,19 @@ loaded in a running dag-processor), then times loading the one DAG file with Dag
 file's own imports (fangpin.orchestration, the SMTP notifier) included, cold. Prints a Markdown
 table (median and worst of --repeat runs) for docs/benchmarks.md.
 
-    python benchmarks/dag_parse.py [--repeat 5]
+    python benchmarks/dag_parse.py [--repeat 5] [--no-write]
+
+Also writes the table into docs/benchmarks.md between the DAGPARSE markers.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -46,6 +50,7 @@ def measure(path: Path, env: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = ap.parse_args(argv)
     home = tempfile.mkdtemp(prefix="fangpin-dagparse-")
     env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -61,11 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         worst_all = max(worst_all, worst)
         rows.append(f"| `dags/{path.name}` | {runs[0]['dags']} | {med:.3f} | {worst:.3f} | "
                     f"{'yes' if worst < TARGET_S else '**no**'} |")
-    print(f"DAG file parse time (Airflow's DagBag, cold process, {args.repeat} runs each; "
-          f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores):\n")
-    print("| DAG file | DAGs | median (s) | worst (s) | under 0.5 s |")
-    print("|---|---|---|---|---|")
-    print("\n".join(rows))
+    lines = [f"DAG file parse time (Airflow's DagBag, cold process, {args.repeat} runs each; "
+             f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores; "
+             f"measured {dt.date.today()}). Command: `benchmarks/dag_parse.py --repeat {args.repeat}`.", "",
+             "| DAG file | DAGs | median (s) | worst (s) | under 0.5 s |", "|---|---|---|---|---|", *rows]
+    print("\n".join(lines))
+    if not args.no_write:
+        doc = REPO / "docs" / "benchmarks.md"
+        block = "<!-- DAGPARSE START -->\n" + "\n".join(lines) + "\n<!-- DAGPARSE END -->"
+        text = re.sub(r"<!-- DAGPARSE START -->.*<!-- DAGPARSE END -->", lambda _: block,
+                      doc.read_text(encoding="utf-8"), flags=re.S)
+        doc.write_text(text, encoding="utf-8")
     return 0 if worst_all < TARGET_S else 1
 
 

@@ -11,7 +11,7 @@ For a province deployment (`FANGPIN_PROVINCE_FILE` names the list of counties; s
 3. **county_month** — one mapped task per county: validate + load, screen + push lists,
    spot-check draw + call sheets, problems and the 月通报 emailed to that county's leaders —
    each county on its own monitoring database, GX project and folders. Celery workers spread
-   the mapped tasks; at most 4 run at once per run (memory: ~1.6 GB each at Xingbin scale).
+   the mapped tasks; at most 4 run at once per run (memory: ~1.3 GB each at Xingbin scale).
 4. **summary** — `<output_dir>/<period>/province_summary.csv`, one row per county.
 
 Re-running replaces each county's period and sends no email twice (unless *force_send*).

@@ -485,3 +485,17 @@ def test_charts_are_svg_with_chinese_text():
     assert svg.startswith("<svg") and "城东镇" in svg and "无数据" in svg and "50.0%" in svg
     svg = charts.grouped_bars(["城东镇"], {"10月": [0.1], "11月": [None]}, pct=True)
     assert "10月" in svg and "11月" in svg
+
+
+def test_charts_on_one_page_do_not_share_ids():
+    """matplotlib numbers SVG ids per figure; inlined side by side, two charts must not define the
+    same anchor, and each chart's references (clip paths) must point at its own definitions."""
+    import re
+
+    one = charts.hbar(["城东镇", "南山乡"], [0.5, 0.2], pct=True, title="覆盖率")
+    two = charts.hbar(["城东镇", "南山乡"], [0.4, 0.3], pct=True, title="覆盖率")
+    ids = [set(re.findall(r'\bid="([^"]+)"', svg)) for svg in (one, two)]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]
+    for svg, defined in zip((one, two), ids):
+        refs = set(re.findall(r'url\(#([^)]+)\)|href="#([^"]+)"', svg))
+        assert {r for pair in refs for r in pair if r} <= defined

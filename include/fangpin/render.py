@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import logging
+import re
 import shutil
 import subprocess
 from functools import lru_cache
@@ -103,7 +105,18 @@ def svg_chart(fig) -> str:
     fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     svg = buf.getvalue()
-    return svg[svg.index("<svg"):]
+    return _unique_ids(svg[svg.index("<svg"):], f"c{next(_chart_ids)}-")
+
+
+_chart_ids = itertools.count(1)
+_ID_REF = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
+
+
+def _unique_ids(svg: str, prefix: str) -> str:
+    """Prefixes every id in a matplotlib SVG (and every reference to one): matplotlib numbers them
+    per figure (figure_1, patch_1, …), so two charts inlined in one page would define the same
+    anchors (WeasyPrint warns, and a clip path could resolve to the other chart's)."""
+    return _ID_REF.sub(lambda m: m.group(1) + prefix + m.group(2), svg)
 
 
 def pyplot():
