@@ -499,3 +499,18 @@ def test_charts_on_one_page_do_not_share_ids():
     for svg, defined in zip((one, two), ids):
         refs = set(re.findall(r'url\(#([^)]+)\)|href="#([^"]+)"', svg))
         assert {r for pair in refs for r in pair if r} <= defined
+
+
+def test_weasyprint_svg_style_noise_is_dropped_other_warnings_kept(caplog):
+    import logging
+
+    import fangpin.render  # noqa: F401  (installs the filter)
+
+    log = logging.getLogger("weasyprint")
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        log.warning("Ignored `fill: #1f4e9c` at 1:1, unknown property.")
+        log.warning("Ignored `stroke-linejoin: round` at 1:40, unknown property.")
+        log.warning("Ignored `colr: red` at 3:5, unknown property.")
+        log.warning("Failed to load font at url(missing.woff)")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Ignored `colr: red` at 3:5, unknown property.", "Failed to load font at url(missing.woff)"]

@@ -85,6 +85,22 @@ def render_html(template: str, context: dict) -> str:
     return environment().get_template(template).render(**ctx)
 
 
+class _SvgPropertyNoise(logging.Filter):
+    """Drops WeasyPrint's "Ignored `fill: …`, unknown property" warnings: its HTML CSS parser sees
+    the inline charts' SVG presentation styles, which its SVG renderer does apply. Hundreds per
+    report would bury real warnings in the Airflow task log; every other warning passes."""
+
+    _svg = re.compile(r"^Ignored `(fill|stroke[-a-z]*|text-anchor|clip-path|font-[a-z]+)\s*:.*unknown property")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self._svg.match(record.getMessage())
+
+
+_weasy_log = logging.getLogger("weasyprint")
+if not any(isinstance(f, _SvgPropertyNoise) for f in _weasy_log.filters):
+    _weasy_log.addFilter(_SvgPropertyNoise())
+
+
 def render_pdf(template: str, context: dict, out_path: Path) -> Path:
     """Renders `template` with `context` to a PDF at `out_path` (parents created)."""
     from weasyprint import HTML
