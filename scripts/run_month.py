@@ -13,8 +13,14 @@
 
 Run it again and it gives the same outputs, replaces the period's rows and sends no email twice.
 
+With --province FILE (a province file, docs/province.md) it generates one county per entry into
+<incoming>/<county_code>/<period>/ and runs `fangpin_province_monthly` instead: every county's
+month on its own database, outputs in <out>/<county_code>/<period>/, the province's summary in
+<out>/<period>/province_summary.csv.
+
     python scripts/run_month.py [--period 2026-09] [--households 3000] [--seed 7]
                                 [--out output] [--incoming incoming] [--airflow-home airflow_home]
+                                [--province province.yaml]
 """
 
 from __future__ import annotations
@@ -121,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--airflow-home", type=Path, default=Path("airflow_home"), help="AIRFLOW_HOME (default ./airflow_home)")
     ap.add_argument("--quarterly", choices=["auto", "yes", "no"], default="auto",
                     help="run the quarterly DAG (auto: when the period is a quarter's last month)")
+    ap.add_argument("--province", type=Path, help="a province file: run every county of it (fangpin_province_monthly)")
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(REPO / "include"))
@@ -151,12 +158,22 @@ def main(argv: list[str] | None = None) -> int:
         from fangpin import config
         from fangpin.generate import generate_county
 
+        if args.province:
+            os.environ["FANGPIN_PROVINCE_FILE"] = str(args.province.resolve())
         config.reset()
-        delivery = args.incoming.resolve() / period
-        print(f"run_month: generating {args.households} households into {delivery}")
-        generate_county(delivery, period, households=args.households, seed=args.seed)
+        if args.province:
+            from fangpin.province import county_codes
 
-        results = run_dags(period, args.quarterly)
+            for i, code in enumerate(county_codes()):
+                delivery = args.incoming.resolve() / code / period
+                print(f"run_month: county {code}: generating {args.households} households into {delivery}")
+                generate_county(delivery, period, households=args.households, seed=args.seed + i)
+            results = run_dags(period, args.quarterly, province=True)
+        else:
+            delivery = args.incoming.resolve() / period
+            print(f"run_month: generating {args.households} households into {delivery}")
+            generate_county(delivery, period, households=args.households, seed=args.seed)
+            results = run_dags(period, args.quarterly)
     finally:
         smtp.stop()
 
@@ -180,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_dags(period: str, quarterly: str) -> list[tuple[str, str, str]]:
-    """dag.test() of each DAG at the logical date its schedule gives `period`."""
+def run_dags(period: str, quarterly: str, province: bool = False) -> list[tuple[str, str, str]]:
+    """dag.test() of each DAG at the logical date its schedule gives `period` (or of the province
+    DAG alone)."""
     from airflow.dag_processing.dagbag import DagBag
 
     from fangpin import orchestration as orch
@@ -201,7 +219,9 @@ def run_dags(period: str, quarterly: str) -> list[tuple[str, str, str]]:
         ("fangpin_monthly_bulletin", period, orch.run_date("month", period), {"period": period}),
         ("fangpin_weekly", week, orch.run_date("week", week), None),
     ]
-    if quarterly == "yes" or (quarterly == "auto" and month == month.quarter.months[-1]):
+    if province:
+        plan = [("fangpin_province_monthly", period, orch.run_date("month", period), None)]
+    elif quarterly == "yes" or (quarterly == "auto" and month == month.quarter.months[-1]):
         plan.append(("fangpin_quarterly", quarter, orch.run_date("quarter", quarter), None))
     results = []
     for dag_id, run_period, logical_date, conf in plan:

@@ -114,3 +114,50 @@ def test_month_through_airflow_is_complete_and_idempotent(backend, tmp_path):
     finally:
         for url in dropped:
             _drop_pg_database(url)
+
+
+def test_province_month_through_airflow_one_database_per_county(tmp_path):
+    """fangpin_province_monthly under dag.test(): one mapped task per county, each county on its
+    own database and folders, its bulletin emailed to its own leaders, and the province summary."""
+    import pandas as pd
+    from sqlalchemy import create_engine, text
+
+    province = tmp_path / "province.yaml"
+    province.write_text("""province: 广西
+counties:
+  - county_code: "451302"
+    county: 兴宾区
+    leaders: [xingbin@leaders.local]
+  - county_code: "451321"
+    county: 忻城县
+    leaders: [xincheng@leaders.local]
+""", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FANGPIN_"))}
+    env.update(FANGPIN_HOME=str(tmp_path / "fangpin_home"), PYTHONPATH=str(REPO / "include"))
+    cmd = [sys.executable, str(REPO / "scripts" / "run_month.py"), "--period", PERIOD, "--households", "220",
+           "--seed", "5", "--out", str(tmp_path / "output"), "--incoming", str(tmp_path / "incoming"),
+           "--airflow-home", str(tmp_path / "airflow_home"), "--province", str(province)]
+    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-6000:]
+    assert re.search(r"fangpin_province_monthly\s+\S+\s+success", done.stdout)
+
+    out = tmp_path / "output"
+    summary = pd.read_csv(out / PERIOD / "province_summary.csv", encoding="utf-8-sig", dtype={"县区代码": str})
+    assert summary["县区代码"].tolist() == ["451302", "451321"] and summary["县区"].tolist() == ["兴宾区", "忻城县"]
+    for code, households in zip(summary["县区代码"], summary["农户数"]):
+        db_file = tmp_path / "fangpin_home" / "counties" / code / "fangpin.db"
+        eng = create_engine(f"sqlite:///{db_file}")
+        with eng.connect() as c:
+            stored = c.execute(text("SELECT count(*) FROM households WHERE period = :p"), {"p": PERIOD}).scalar_one()
+        eng.dispose()
+        assert stored == households and 150 < households <= 220
+        assert (out / code / PERIOD / "screening.csv").is_file()
+        assert list((out / code / PERIOD).glob("*月通报*.pdf"))
+
+    bulletins = {}
+    for p in sorted((out / "mail").glob("*.eml")):
+        msg = email.message_from_bytes(p.read_bytes())
+        if "【月通报】" in _subject(p):
+            bulletins[msg["To"]] = _subject(p)
+    assert set(bulletins) == {"xingbin@leaders.local", "xincheng@leaders.local"}, bulletins
+    assert "兴宾区" in bulletins["xingbin@leaders.local"] and "忻城县" in bulletins["xincheng@leaders.local"]
