@@ -199,6 +199,17 @@ def test_run_date_is_the_inverse_of_the_schedule(bag, kind, period):
     assert info.run_after == when and derived == period
 
 
+@pytest.mark.parametrize("quarter", ["2026-Q3", "2026-Q4", "2027-Q1"])
+def test_quarterly_materials_are_dated_the_day_the_dag_runs(quarter):
+    """The 季调度 materials print the meeting date (parameter quarterly.meeting_day); the
+    quarterly DAG must run on that day, or leaders get papers dated before they exist."""
+    from fangpin import orchestration as orch
+    from fangpin.periods import Quarter
+    from fangpin.reports.quarterly import meeting_date
+
+    assert meeting_date(Quarter.parse(quarter)) == orch.run_date("quarter", quarter).date()
+
+
 def test_last_week_of_a_month_reads_that_month():
     from fangpin import orchestration as orch
     from fangpin.periods import Week

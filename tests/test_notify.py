@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import socket
 
 import pytest
@@ -195,3 +196,32 @@ def test_ascii_fallback_names():
     assert notify.ascii_fallback("push_list:451302100", "2026-10", Path("推送清单.xlsx")) == \
         "push_list_451302100_2026-10.xlsx"
     assert notify.ascii_fallback("weekly", "2026-W43", Path("plain.pdf")) == "plain.pdf"
+
+
+def test_connection_and_sender_follow_the_settings(smtp, eng, pdf, monkeypatch):
+    """Reports go through settings().smtp_conn_id (not a hard-coded smtp_default), from
+    FANGPIN_MAIL_FROM when set, else from the connection's from_email extra."""
+    from fangpin import config
+
+    server = smtp()
+    server_port = json.loads(os.environ["AIRFLOW_CONN_SMTP_DEFAULT"])["port"]
+    county = {"conn_type": "smtp", "host": "127.0.0.1", "port": server_port, "login": "", "password": "",
+              "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 5, "retry_limit": 0,
+                        "from_email": "bureau@xingbin.example"}}
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_COUNTY", json.dumps(county))
+    connection(monkeypatch, "smtp_default", free_port())  # smtp_default now leads nowhere
+    monkeypatch.setenv("FANGPIN_SMTP_CONN_ID", "smtp_county")
+    monkeypatch.delenv("FANGPIN_MAIL_FROM", raising=False)
+    config.reset()
+    try:
+        args = ("monthly", "2026-10", pdf, ["leader1@county.gov.cn"], SUBJECT, "<p>附件</p>")
+        assert notify.send_report(*args, eng=eng, attempts=1) == ["leader1@county.gov.cn"]
+        assert server.envelopes[-1].mail_from == "bureau@xingbin.example"
+        assert parsed(server.envelopes[-1])["From"] == "bureau@xingbin.example"
+
+        monkeypatch.setenv("FANGPIN_MAIL_FROM", "fangpin@xingbin.example")
+        config.reset()
+        assert notify.send_report(*args, eng=eng, attempts=1, force=True) == ["leader1@county.gov.cn"]
+        assert server.envelopes[-1].mail_from == "fangpin@xingbin.example"
+    finally:
+        config.reset()

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         description="fallback address for a township without an explicit contact; null disables it")
     province_file: Path | None = Field(None, description="province deployments: the YAML list of counties "
                                                          "(fangpin.province); unset for one county")
-    mail_from: str = "fangpin@fangpin.local"
+    mail_from: str | None = None  # unset: the SMTP connection's from_email extra
     smtp_conn_id: str = "smtp_default"
 
     @classmethod

@@ -101,12 +101,26 @@ def _transient(exc: BaseException) -> bool:
     return type(exc).__name__ == "AirflowException"  # the hook's "Unable to connect to smtp server"
 
 
+DEFAULT_SENDER = "fangpin@fangpin.local"
+
+
+def connection_sender(conn_id: str) -> str:
+    """The `from_email` extra of an SMTP connection, else DEFAULT_SENDER."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    try:
+        extra = SmtpHook.get_connection(conn_id).extra_dejson or {}
+    except Exception:  # noqa: BLE001 - an unknown connection fails later, with its own error
+        extra = {}
+    return extra.get("from_email") or DEFAULT_SENDER
+
+
 def _send_once(conn_id: str, sender: str | None, recipient: str, subject: str, html_body: str,
                attachment: Path, fallback: str) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=conn_id) as hook:
-        from_addr = sender or hook.from_email
+        from_addr = sender or hook.from_email or DEFAULT_SENDER
         msg = build_message(from_addr, recipient, subject, html_body, attachment, fallback)
         hook._smtp_client.sendmail(from_addr, [recipient], msg.as_string())
 
@@ -144,7 +158,7 @@ def _check_restricted(pdf: Path, recipients: list[str]) -> None:
 
 
 def send_report(report: str, period: str, pdf: Path, recipients: list[str], subject: str, html_body: str,
-                conn_id: str = "smtp_default", force: bool = False, eng=None, sender: str | None = None,
+                conn_id: str | None = None, force: bool = False, eng=None, sender: str | None = None,
                 ascii_name: str | None = None, attempts: int = ATTEMPTS,
                 backoff: float = BACKOFF_SECONDS) -> list[str]:
     """Emails `pdf` to each recipient (one message each); returns the recipients mailed now.
@@ -152,7 +166,10 @@ def send_report(report: str, period: str, pdf: Path, recipients: list[str], subj
     Recipients already recorded in ReportDelivery for (report, period) are skipped unless
     `force`. Each send is tried `attempts` times (waiting backoff, 2×backoff, … between tries)
     on transient failures; the last failure raises DeliveryFailed (recipients mailed before it
-    stay recorded, so a retry of the task mails only the rest)."""
+    stay recorded, so a retry of the task mails only the rest).
+
+    The connection is `conn_id`, else settings().smtp_conn_id; the sender is `sender`, else
+    settings().mail_from (FANGPIN_MAIL_FROM), else the connection's `from_email` extra."""
     from fangpin.config import settings
 
     pdf = Path(pdf)
@@ -171,6 +188,7 @@ def send_report(report: str, period: str, pdf: Path, recipients: list[str], subj
     if not todo:
         return []
     sender = sender or settings().mail_from
+    conn_id = conn_id or settings().smtp_conn_id
     fallback = ascii_name or ascii_fallback(report, period, pdf)
     sha = hashlib.sha256(pdf.read_bytes()).hexdigest()
     sent = []

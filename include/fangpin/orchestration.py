@@ -82,6 +82,10 @@ class PlatformFailureNotifier(SmtpNotifier):
 
         s = settings()
         self.to, self.from_email, self.smtp_conn_id = list(s.platform_team), s.mail_from, s.smtp_conn_id
+        if not self.from_email:
+            from fangpin.notify import connection_sender
+
+            self.from_email = connection_sender(self.smtp_conn_id)
         self.__dict__.pop("hook", None)  # the cached hook was built for the previous connection id
         super().notify(context)
 

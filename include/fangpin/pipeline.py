@@ -121,8 +121,13 @@ def send_push_list(period: str, township_code: str, path: str | None, force: boo
     to = settings().township_contact(township_code)
     if not to:
         return []
+    from fangpin.params import param
+    from fangpin.screen import push_dates
+
+    pushed_on, _ = push_dates(period, settings().province)
+    days = int(param("problems.verification_days", pushed_on, settings().province))
     return send_report(f"push_list:{township_code}", str(period), Path(path), [to],
-                       subject=f"【防返贫监测】{Month.parse(period).label}疑似风险户推送清单（请于15日内入户核实）",
+                       subject=f"【防返贫监测】{Month.parse(period).label}疑似风险户推送清单（请于{days}日内入户核实）",
                        html_body="<p>附件为本乡镇疑似返贫致贫风险户清单，请组织入户核实，并在核实截止日期前反馈核实结论。</p>",
                        force=force, eng=_engine(eng))
 
@@ -225,8 +230,11 @@ def send_township_problems(period: str, township_code: str, pdf: str | None, for
     to = settings().township_contact(township_code)
     if not to:
         return []
-    label = Month.parse(period).label
+    from fangpin.reports.common import bulletin_date, rectification_days
+
+    month = Month.parse(period)
+    days = rectification_days(bulletin_date(month))
     return send(f"problems:{township_code}", str(period), Path(pdf), [to],
-                subject=f"【问题清单】{label}防返贫监测问题清单（请于3日内整改）",
+                subject=f"【问题清单】{month.label}防返贫监测问题清单（请于{days}日内整改）",
                 html_body="<p>附件为本乡镇本月防返贫动态监测问题清单，请于整改期限内完成整改并反馈整改情况。</p>",
                 force=force, eng=_engine(eng))

@@ -4,6 +4,8 @@ repeatedly on the red list, and the departments' data-sharing quality."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -91,7 +93,7 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
         "title": f"{s.county}{TITLE}",
         "period": str(quarter),
         "period_label": quarter.label,
-        "issued_on": C.bulletin_date(months[-1]),
+        "issued_on": meeting_date(quarter),
         "county": s.county,
         "issuing_office": s.issuing_office,
         "months": labels,
@@ -106,3 +108,9 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
         "charts": {"elimination": chart_elim, "problems": chart_problems, "rates": chart_rates,
                    "departments": chart_dept},
     }
+
+
+def meeting_date(quarter) -> dt.date:
+    """The dispatch meeting's date: day quarterly.meeting_day of the month after the quarter."""
+    nxt = quarter.months[-1].shift(1).start
+    return nxt + dt.timedelta(days=int(param("quarterly.meeting_day", nxt)) - 1)
