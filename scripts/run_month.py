@@ -96,27 +96,6 @@ def _setup_env(args, port: int) -> dict:
     return env
 
 
-STAGES = [("fangpin.generate", "generate_county"), ("fangpin.validate", "validate_delivery"),
-          ("fangpin.screen", "screen"), ("fangpin.pushlists", "write_push_lists"),
-          ("fangpin.problems", "derive_problems"), ("fangpin.sample", "run_sample"),
-          ("fangpin.callsheets", "write_call_sheets"), ("fangpin.reports", "build_report"),
-          ("fangpin.notify", "send_report")]
-
-
-def _check_stages() -> list[str]:
-    """The stage functions fangpin.pipeline calls that cannot be imported."""
-    import importlib
-
-    missing = []
-    for module, attr in STAGES:
-        try:
-            if not hasattr(importlib.import_module(module), attr):
-                missing.append(f"{module}.{attr}")
-        except ImportError:
-            missing.append(f"{module}.{attr}")
-    return missing
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--period", default=DEFAULT_PERIOD, help=f"the month to run (YYYY-MM, default {DEFAULT_PERIOD})")
@@ -134,10 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     from fangpin.periods import Month
 
     period = str(Month.parse(args.period))
-    missing = _check_stages()
-    if missing:
-        print(f"run_month: stages not available yet: {', '.join(missing)}", file=sys.stderr)
-        return 2
 
     from aiosmtpd.controller import Controller
 
