@@ -26,10 +26,10 @@ ID_RE = re.compile(r"(?<![0-9])[1-9]\d{5}(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow_e2e")]
 
 
-def _run(tmp: Path, env: dict) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(REPO / "scripts" / "run_month.py"), "--period", PERIOD, "--households", "400",
-           "--seed", "11", "--out", str(tmp / "output"), "--incoming", str(tmp / "incoming"),
-           "--airflow-home", str(tmp / "airflow_home")]
+def _run(tmp: Path, env: dict, households: int = 400, seed: int = 11, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(REPO / "scripts" / "run_month.py"), "--period", PERIOD, "--households",
+           str(households), "--seed", str(seed), "--out", str(tmp / "output"), "--incoming", str(tmp / "incoming"),
+           "--airflow-home", str(tmp / "airflow_home"), *extra]
     return subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=1500)
 
 
@@ -134,10 +134,7 @@ counties:
 """, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FANGPIN_"))}
     env.update(FANGPIN_HOME=str(tmp_path / "fangpin_home"), PYTHONPATH=str(REPO / "include"))
-    cmd = [sys.executable, str(REPO / "scripts" / "run_month.py"), "--period", PERIOD, "--households", "220",
-           "--seed", "5", "--out", str(tmp_path / "output"), "--incoming", str(tmp_path / "incoming"),
-           "--airflow-home", str(tmp_path / "airflow_home"), "--province", str(province)]
-    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1500)
+    done = _run(tmp_path, env, 220, 5, "--province", str(province))
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-6000:]
     assert re.search(r"fangpin_province_monthly\s+\S+\s+success", done.stdout)
 

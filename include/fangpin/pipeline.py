@@ -121,11 +121,10 @@ def send_push_list(period: str, township_code: str, path: str | None, force: boo
     to = settings().township_contact(township_code)
     if not to:
         return []
-    from fangpin.params import param
     from fangpin.screen import push_dates
 
-    pushed_on, _ = push_dates(period, settings().province)
-    days = int(param("problems.verification_days", pushed_on, settings().province))
+    pushed_on, verify_by = push_dates(period, settings().province)
+    days = (verify_by - pushed_on).days
     return send_report(f"push_list:{township_code}", str(period), Path(path), [to],
                        subject=f"【防返贫监测】{Month.parse(period).label}疑似风险户推送清单（请于{days}日内入户核实）",
                        html_body="<p>附件为本乡镇疑似返贫致贫风险户清单，请组织入户核实，并在核实截止日期前反馈核实结论。</p>",

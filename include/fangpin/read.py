@@ -78,7 +78,7 @@ def _cell(v) -> str:
         return v.isoformat()
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
-    return str(v).strip()
+    return str(v)  # stripped with every other cell in read_feed
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:

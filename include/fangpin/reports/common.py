@@ -95,14 +95,18 @@ def month_key(s: pd.Series) -> pd.Series:
     return s.astype("string").str.replace("-", "", regex=False).str[:6]
 
 
+def day_of_next_month(month: Month, parameter: str) -> dt.date:
+    """Day `parameter` (a dated parameter, read on that month's first day) of the month after `month`."""
+    nxt = month.shift(1).start
+    return nxt + dt.timedelta(days=int(param(parameter, nxt)) - 1)
+
+
 def bulletin_date(month: Month) -> dt.date:
     """The day the bulletin of `month` is issued: day problems.bulletin_day of the next month."""
-    nxt = month.shift(1).start
     try:
-        day = int(param("problems.bulletin_day", nxt))
+        return day_of_next_month(month, "problems.bulletin_day")
     except LookupError:  # parameter not declared: the day after the month
-        day = 1
-    return nxt + dt.timedelta(days=day - 1)
+        return month.shift(1).start
 
 
 def months_between(first: dt.date, last: dt.date) -> list[str]:

@@ -112,5 +112,4 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
 
 def meeting_date(quarter) -> dt.date:
     """The dispatch meeting's date: day quarterly.meeting_day of the month after the quarter."""
-    nxt = quarter.months[-1].shift(1).start
-    return nxt + dt.timedelta(days=int(param("quarterly.meeting_day", nxt)) - 1)
+    return C.day_of_next_month(quarter.months[-1], "quarterly.meeting_day")
