@@ -60,11 +60,11 @@ def eng(db_url):
     load_period(eng, SEP, sep, verifications=verifications(("V3", "2026-09-20", "排除")))
     screen.store_screening(eng, SEP, screen.screen(sep, SEP, "广西"))
     load_period(eng, OCT, households(), verifications=verifications(
-        ("V1", "2026-10-16", "纳入监测"),   # the last day in time
-        ("V2", "2026-10-17", "纳入监测"),   # one day late
-        ("V4", "2026-10-20", "持续关注"),   # late
-        ("V6", "2026-10-05", "排除"),
-        ("V6", "2026-10-25", "排除"),       # a second, later visit does not make it late
+        ("V1", "2026-10-21", "纳入监测"),   # the last day in time (pushed 10-06, 15 days)
+        ("V2", "2026-10-22", "纳入监测"),   # one day late
+        ("V4", "2026-10-25", "持续关注"),   # late
+        ("V6", "2026-10-10", "排除"),
+        ("V6", "2026-10-30", "排除"),       # a second, later visit does not make it late
     ))
     return eng
 
@@ -90,9 +90,9 @@ def test_derivation_of_each_problem_type(eng):
     }
     rows = got.set_index(["household_id", "problem_type"])
     assert rows.loc[("V2", "核实超期"), "detail"] == (
-        "疑似风险户于2026-10-01推送（2026年9月比对），应于2026-10-16前核实，实际2026-10-17核实，超期1天")
-    assert rows.loc[("V2", "核实超期"), "found_on"] == dt.date(2026, 10, 17)
-    assert rows.loc[("V3", "应纳未纳"), "found_on"] == dt.date(2026, 10, 17)
+        "疑似风险户于2026-10-06推送（2026年9月比对），应于2026-10-21前核实，实际2026-10-22核实，超期1天")
+    assert rows.loc[("V2", "核实超期"), "found_on"] == dt.date(2026, 10, 22)
+    assert rows.loc[("V3", "应纳未纳"), "found_on"] == dt.date(2026, 10, 22)
     assert "命中R01" in rows.loc[("V3", "应纳未纳"), "detail"] and "未反馈核实结论" in rows.loc[("V3", "应纳未纳"), "detail"]
     assert rows.loc[("M1", "纳而不扶"), "detail"] == "监测户（边缘易致贫户，2025-06识别）风险未消除，帮扶措施数为0"
     assert "仅间隔5个月（不足6个月）" in rows.loc[("E1", "消除不规范"), "detail"]
@@ -116,8 +116,8 @@ def test_rerun_is_stable_and_replaces(eng):
         assert c.execute(select(func.count()).select_from(Problem)).scalar_one() == len(first)
     # A corrected delivery: M1 now has measures; re-deriving drops its problem, keeps the others' numbers.
     load_period(eng, OCT, households(M1={**MONITORED, "measures": 1}),
-                verifications=verifications(("V1", "2026-10-16", "纳入监测"), ("V2", "2026-10-17", "纳入监测"),
-                                            ("V4", "2026-10-20", "持续关注"), ("V6", "2026-10-05", "排除")))
+                verifications=verifications(("V1", "2026-10-21", "纳入监测"), ("V2", "2026-10-22", "纳入监测"),
+                                            ("V4", "2026-10-25", "持续关注"), ("V6", "2026-10-10", "排除")))
     third = P.derive_problems(eng, OCT).set_index(["household_id", "problem_type"])["problem_id"]
     assert ("M1", "纳而不扶") not in third.index
     assert third.to_dict() == {k: v for k, v in first.items() if k != ("M1", "纳而不扶")}
@@ -188,30 +188,21 @@ def test_escalation_wording_in_one_place():
     assert P.problem_id("核实超期", "H1", "2026-09") != P.problem_id("核实超期", "H1", "2026-10")
 
 
-def test_a_verification_before_the_push_does_not_count(db_url, tmp_path, monkeypatch):
-    """With the push on the 6th (screening.push_day = 6), a visit on the 3rd is not the verification
-    of the push; the deadline moves to the 21st."""
-    import yaml
-
-    from fangpin import config
-    from fangpin.params import DEFAULT_FILE
-
-    spec = yaml.safe_load(DEFAULT_FILE.read_text(encoding="utf-8"))
-    spec["screening.push_day"]["values"]["*"][dt.date(2026, 1, 1)] = {"value": 6, "reference": "测试用：次月6日推送"}
-    f = tmp_path / "params.yaml"
-    f.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv("FANGPIN_PARAMS_FILE", str(f))
-    config.reset()
-
+def test_a_verification_before_the_push_does_not_count(db_url):
+    """The push is dated the day it is actually sent (here the ingest ran late, on the 8th): a visit
+    before that day is not the verification of the push; the deadline is the 23rd."""
     eng = db.engine(db_url)
     sep = households()
     load_period(eng, SEP, sep)
-    stored = screen.store_screening(eng, SEP, screen.screen(sep, SEP, "广西"))
-    assert stored["verify_by"].iloc[0] == pd.Timestamp("2026-10-21")
+    stored = screen.store_screening(eng, SEP, screen.screen(sep, SEP, "广西"), pushed_on=dt.date(2026, 10, 8))
+    assert set(stored["verify_by"]) == {pd.Timestamp("2026-10-23")}
+    # re-running the screening later keeps the date the list was first sent with
+    again = screen.store_screening(eng, SEP, screen.screen(sep, SEP, "广西"), pushed_on=dt.date(2026, 10, 30))
+    assert set(again["pushed_on"]) == {pd.Timestamp("2026-10-08")}
     load_period(eng, OCT, households(), verifications=verifications(
-        ("V1", "2026-10-03", "排除"), ("V2", "2026-10-21", "纳入监测"), ("V4", "2026-10-22", "排除"),
-        ("V5", "2026-10-10", "排除"), ("V6", "2026-10-06", "排除"),
-        ("V3", "2026-10-06", "排除"), ("E3", "2026-10-07", "排除"), ("E4", "2026-10-08", "排除")))
+        ("V1", "2026-10-07", "排除"), ("V2", "2026-10-23", "纳入监测"), ("V4", "2026-10-24", "排除"),
+        ("V5", "2026-10-10", "排除"), ("V6", "2026-10-08", "排除"),
+        ("V3", "2026-10-08", "排除"), ("E3", "2026-10-09", "排除"), ("E4", "2026-10-09", "排除")))
     got = by_household(P.derive_problems(eng, OCT))
     assert got["V1"] == ["应纳未纳"] and "V2" not in got and got["V4"] == ["核实超期"]
     assert not {"V3", "V5", "V6", "E4"} & set(got)

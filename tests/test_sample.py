@@ -159,7 +159,10 @@ def test_run_sample_writes_contract_csv_and_records_the_draw(db_url, tmp_path):
 
     draws = sample.read_draws(eng, [P])
     assert set(draws["household_id"]) == set(csv["户编号"])
-    assert (draws["seed"] == sample.default_seed(P)).all() and sample.default_seed(P) == 202610
+    # the seed comes from the configured secret and the period, recorded with the draw and in the CSV
+    assert (draws["seed"] == sample.default_seed(P)).all() and (csv["随机种子"] == str(sample.default_seed(P))).all()
+    # dated the draw day at the start of the month, never the machine clock
+    assert set(pd.to_datetime(draws["drawn_at"])) == {pd.Timestamp("2026-10-01")}
 
 
 def test_rerun_replaces_the_period_draw(db_url, tmp_path):
@@ -245,8 +248,7 @@ def called(db_url, tmp_path):
 def test_call_results_become_problems(called):
     eng, ids, hh = called
     probs = sample.spot_check_problems(eng, P).set_index("household_id")
-    assert set(probs.index) == {ids[k] for k in ("unanswered", "inconsistent", "unassisted", "both", "prev",
-                                                 "small_fail")}
+    assert set(probs.index) == {ids[k] for k in ("unanswered", "inconsistent", "unassisted", "both", "small_fail")}
     assert (probs["problem_type"] == "电话抽查不符").all()
     detail = probs["detail"]
     assert "电话未接通" in detail[ids["unanswered"]] and "信息不一致" not in detail[ids["unanswered"]]
@@ -255,7 +257,7 @@ def test_call_results_become_problems(called):
     assert "帮扶未落实" in detail[ids["unassisted"]] and "产业奖补未到位" in detail[ids["unassisted"]]
     assert "信息不一致" in detail[ids["both"]] and "帮扶未落实" in detail[ids["both"]]
     assert not detail.str.contains(PHONE_PATTERN).any()  # the remark's phone number is masked
-    assert probs.loc[ids["prev"], "draw_period"] == "2026-09"
+    assert set(probs["draw_period"]) == {P}  # a call of October belongs to October's draw only
     by_id = hh.set_index("household_id")
     assert (probs["village_code"] == by_id.loc[probs.index, "village_code"]).all()
     assert (probs["township_code"] == by_id.loc[probs.index, "township_code"]).all()
@@ -264,17 +266,18 @@ def test_call_results_become_problems(called):
 
 def test_results_for_households_not_drawn_are_reported(called):
     eng, ids, _ = called
-    unexpected = sample.unexpected_results(eng, P)
-    assert unexpected["household_id"].tolist() == [ids["never"]]
-    assert unexpected["township_code"].tolist() == [BIG]
-    assert unexpected["reason"].iloc[0] == sample.NOT_DRAWN_REASON
+    unexpected = sample.unexpected_results(eng, P).set_index("household_id")
+    # a household never drawn, and one on September's list only (calls of October match October's draw)
+    assert set(unexpected.index) == {ids["never"], ids["prev"]}
+    assert set(unexpected["township_code"]) == {BIG}
+    assert set(unexpected["reason"]) == {sample.NOT_DRAWN_REASON}
 
 
 def test_pass_rates_per_township(called):
     eng, _, _ = called
     rates = sample.pass_rates(eng, P).set_index("township_code")
-    assert rates.loc[BIG, ["drawn", "called", "answered", "passed", "not_drawn_results"]].tolist() == [30, 7, 6, 2, 1]
-    assert rates.loc[BIG, "pass_rate"] == pytest.approx(2 / 7)
+    assert rates.loc[BIG, ["drawn", "called", "answered", "passed", "not_drawn_results"]].tolist() == [30, 6, 5, 2, 2]
+    assert rates.loc[BIG, "pass_rate"] == pytest.approx(2 / 6)
     assert rates.loc[SMALL, ["drawn", "called", "answered", "passed"]].tolist() == [12, 2, 1, 1]
     assert rates.loc[SMALL, "pass_rate"] == pytest.approx(0.5)
     assert rates.loc[OTHER, "drawn"] == 5 and rates.loc[OTHER, "called"] == 0

@@ -135,9 +135,12 @@ def test_new_and_continuing_across_periods_and_rerun_replaces(db_url):
 def test_push_and_verification_dates(db_url):
     eng = db.engine(db_url)
     out = run(eng, "2026-10", county("A"))
-    assert out["pushed_on"].iloc[0] == pd.Timestamp("2026-11-01")
-    assert out["verify_by"].iloc[0] == pd.Timestamp("2026-11-16")
-    assert screen.push_dates("2026-12") == (dt.date(2027, 1, 1), dt.date(2027, 1, 16))
+    # by default the scheduled ingest day (the 6th of the next month), 15 days to verify
+    assert out["pushed_on"].iloc[0] == pd.Timestamp("2026-11-06")
+    assert out["verify_by"].iloc[0] == pd.Timestamp("2026-11-21")
+    assert screen.push_dates("2026-12") == (dt.date(2027, 1, 6), dt.date(2027, 1, 21))
+    # the day actually sent (a late ingest run) moves the deadline with it
+    assert screen.push_dates("2026-12", pushed_on=dt.date(2027, 1, 9)) == (dt.date(2027, 1, 9), dt.date(2027, 1, 24))
 
 
 def test_screening_csv_contract(tmp_path, sqlite_url):
@@ -189,7 +192,8 @@ def test_push_lists_per_township(tmp_path, sqlite_url):
     assert ws.column_dimensions["I"].width >= 40
     rows = [dict(zip(headers, [c.value for c in r])) for r in ws.iter_rows(min_row=HEADER_ROW + 1)]
     by_id = {r["户编号"]: r for r in rows}
-    assert set(by_id) == {"C", "D"}
+    # D is already monitored (监测户, risk not eliminated): its assistance officer follows it, not pushed
+    assert set(by_id) == {"C"}
     assert rows[0]["风险等级"] == "高"
     # cell formats a township clerk relies on: IDs stay text, dates show as dates, reasons wrap,
     # the risk level is coloured, every data cell has a border
@@ -200,12 +204,12 @@ def test_push_lists_per_township(tmp_path, sqlite_url):
     assert first[col["原因说明"]].alignment.wrap_text and not first[col["户主姓名"]].alignment.wrap_text
     assert first[col["风险等级"]].fill.fgColor.rgb.endswith(RISK_FILL["高"])
     assert all(c.border.left.style == "thin" for c in first)
-    assert by_id["C"]["疑似状态"] == "持续疑似" and by_id["D"]["疑似状态"] == "新增疑似"
+    assert by_id["C"]["疑似状态"] == "持续疑似"
     assert by_id["C"]["户主姓名"] == "户主3" and by_id["C"]["村"] == "001村"
-    assert by_id["C"]["核实截止日期"].date() == dt.date(2026, 11, 16)
-    assert by_id["D"]["核实截止日期"] is None and by_id["D"]["是否已纳入监测"] == "是"
+    assert by_id["C"]["核实截止日期"].date() == dt.date(2026, 11, 21)
+    assert "推送日期：2026-11-06" in ws["A2"].value and "2026-11-21 前" in ws["A2"].value
+    assert by_id["C"]["是否已纳入监测"] == "否"
     assert by_id["C"]["核实结论"] is None and by_id["C"]["核实日期"] is None
-    assert by_id["D"]["原因说明"].startswith("R01 人均纯收入 5,000 元")
     # No ID numbers, no phone numbers anywhere in the workbooks.
     for p in paths:
         for r in load_workbook(p).active.iter_rows(values_only=True):

@@ -94,11 +94,21 @@ def cmd_validate(args) -> int:
     return _report_rejections(validation)
 
 
+def _date(text: str):
+    from fangpin.periods import parse_date
+
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_screen(args) -> int:
     from fangpin import pipeline
 
     validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
-    summary = pipeline.screen_period(args.period, str(args.out), push_lists=not args.no_push_lists)
+    summary = pipeline.screen_period(args.period, str(args.out), push_lists=not args.no_push_lists,
+                                     pushed_on=args.push_date)
     print(f"{summary['suspected']} suspected households -> {Path(args.out) / 'screening.csv'}")
     _report_rejections(validation)
     return 1 if "households" in validation.rejected or "members" in validation.rejected else 0
@@ -113,6 +123,39 @@ def cmd_sample(args) -> int:
     print(f"{summary['drawn']} households drawn -> {Path(args.out) / 'spot_check.csv'}")
     _report_rejections(validation)
     return 1 if "households" in validation.rejected else 0
+
+
+def cmd_problems(args) -> int:
+    """problems.csv of a period: derives the period's problems first (and those of earlier loaded
+    months never derived, in order), so it needs only what is loaded in the database."""
+    from fangpin import pipeline
+    from fangpin.store import db
+
+    eng = db.engine()
+    if args.data:
+        pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+        pipeline.screen_period(args.period, str(args.out), push_lists=False)
+        pipeline.sample_period(args.period, str(args.out), keep_recorded_seed=True)
+    for month in _underived_months(eng, args.period):
+        pipeline.derive_problems(month, eng=eng)
+    path = pipeline.write_problems(args.period, args.out, as_of=args.as_of, eng=eng)
+    print(f"problems -> {path}")
+    return 0
+
+
+def _underived_months(eng, period: str) -> list[str]:
+    """Loaded months up to `period` whose problems were never derived, then `period` itself."""
+    from sqlalchemy import select
+
+    from fangpin.store.db import periods_loaded
+    from fangpin.store.models import PipelineRun
+
+    t = PipelineRun.__table__
+    with eng.connect() as conn:
+        done = {r[0] for r in conn.execute(select(t.c.period).where(t.c.stage == "problems",
+                                                                    t.c.status == "success"))}
+    months = [p for p in periods_loaded(eng) if p < period and p not in done]
+    return months + ([period] if period in periods_loaded(eng) else [])
 
 
 def cmd_report(args) -> int:
@@ -180,10 +223,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("screen", cmd_screen, "screen households with rules R01–R12 -> screening.csv and push lists")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--no-push-lists", action="store_true")
+    p.add_argument("--push-date", type=_date, metavar="YYYY-MM-DD",
+                   help="the day the push lists are sent (default: the scheduled ingest day, "
+                        "day screening.push_day of the next month); verification is due 15 days later")
     p = stage("sample", cmd_sample, "draw the month's phone spot-check -> spot_check.csv")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int)
     p.add_argument("--call-sheets", action="store_true", help="also write the restricted call sheets")
+
+    pb = sub.add_parser("problems", help="the period's problem list -> problems.csv (状态 蓝|黄|红|已销号)")
+    pb.add_argument("--period", required=True, type=_period, help="YYYY-MM")
+    pb.add_argument("--out", required=True, type=Path)
+    pb.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
+                    help="the day the states are taken (default: the period's bulletin date)")
+    pb.add_argument("--data", type=_existing_dir, help="load, screen and draw this delivery first")
+    pb.set_defaults(func=cmd_problems)
 
     r = sub.add_parser("report", help="render a report PDF from the monitoring database")
     r.add_argument("kind", choices=["weekly", "monthly", "quarterly"])
@@ -217,6 +271,25 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PermissionError as exc:
+        print(f"error: cannot write {exc.filename or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # database unreachable: one line, never the password
+        from sqlalchemy.exc import DBAPIError
+
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated or _unreachable(exc):
+            print(f"error: database unreachable ({type(exc.orig).__name__ if getattr(exc, 'orig', None) else type(exc).__name__})",
+                  file=sys.stderr)
+            return 2
+        raise
+
+
+def _unreachable(exc: Exception) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    return isinstance(exc, OperationalError) and any(
+        w in str(exc.orig).lower() for w in ("could not connect", "connection refused", "unable to open",
+                                             "could not translate host", "password authentication", "timeout"))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
 
 
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     province_file: Path | None = Field(None, description="province deployments: the YAML list of counties "
                                                          "(fangpin.province); unset for one county")
     mail_from: str | None = None  # unset: the SMTP connection's from_email extra
+    draw_secret: SecretStr | None = Field(
+        None, description="secret the spot-check and village draws derive their seeds from (with the period); "
+                          "unset: the public demo secret, with a warning — set it in production")
     smtp_conn_id: str = "smtp_default"
 
     @classmethod
@@ -75,6 +78,24 @@ class Settings(BaseSettings):
         if code in self.township_contacts:
             return self.township_contacts[code]
         return self.township_contact_pattern.format(code=code) if self.township_contact_pattern else None
+
+
+# The secret used when FANGPIN_DRAW_SECRET is unset: fine for the demo county, never for a real one
+# (anyone who reads this file could predict the draws).
+DEMO_DRAW_SECRET = "fangpin-demo-draw-secret"
+
+
+def draw_secret() -> str:
+    """settings().draw_secret, or DEMO_DRAW_SECRET with a warning when it is unset."""
+    secret = settings().draw_secret
+    if secret is None or not secret.get_secret_value():
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "FANGPIN_DRAW_SECRET is not set: the spot-check draw uses the public demo secret, so it can be "
+            "predicted; set a secret in production")
+        return DEMO_DRAW_SECRET
+    return secret.get_secret_value()
 
 
 @lru_cache(maxsize=1)

@@ -56,10 +56,13 @@ def ingest(data_dir: Path, period: str | Month, out_dir: Path | None = None, eng
     from fangpin.load import load_delivery
     from fangpin.validate import validate_delivery
 
+    from fangpin.problems import rectification_check
+
     eng = _engine(eng)
     month = Month.parse(str(period))
     with recorded("ingest", str(month), eng) as detail:
-        validation = validate_delivery(Path(data_dir), month, out_dir=out_dir, eng=eng, build_docs=build_docs)
+        validation = validate_delivery(Path(data_dir), month, out_dir=out_dir, eng=eng, build_docs=build_docs,
+                                       row_checks={"rectifications": rectification_check(eng)})
         detail["loaded"] = load_delivery(eng, validation, progress=progress)
         detail["rejected"] = validation.rejected
     return validation
@@ -78,14 +81,20 @@ def ingest_summary(data_dir: str, period: str, out_dir: str) -> dict:
     }
 
 
-def screen_period(period: str, out_dir: str, push_lists: bool = False, eng=None) -> dict:
-    """Screens the loaded period, stores the results and writes screening.csv (and push lists)."""
+def screen_period(period: str, out_dir: str, push_lists: bool = False, eng=None,
+                  pushed_on: dt.date | str | None = None) -> dict:
+    """Screens the loaded period, stores the results and writes screening.csv (and push lists).
+
+    pushed_on: the day the push lists are sent (the ingest run's date; default the scheduled
+    ingest day, fangpin.screen.push_dates); a household already pushed for the period keeps its date."""
     from fangpin import screen
 
     eng = _engine(eng)
+    if isinstance(pushed_on, str):
+        pushed_on = dt.date.fromisoformat(pushed_on)
     with recorded("screen", period, eng) as detail:
         results = screen.screen(screen.load_frames(eng, str(period)), str(period))
-        stored = screen.store_screening(eng, str(period), results)
+        stored = screen.store_screening(eng, str(period), results, pushed_on=pushed_on)
         screen.write_screening_csv(stored, Path(out_dir))
         if push_lists:
             from fangpin.pushlists import write_push_lists
@@ -93,6 +102,9 @@ def screen_period(period: str, out_dir: str, push_lists: bool = False, eng=None)
             write_push_lists(eng, str(period), Path(out_dir))
         detail["suspected"] = int(len(stored))
         detail["townships"] = sorted(stored["township_code"].unique().tolist()) if len(stored) else []
+        pushed = stored[~stored["already_monitored"].astype(bool)]
+        detail["push_townships"] = sorted(pushed["township_code"].unique().tolist()) if len(pushed) else []
+        detail["pushed_on"] = str(pushed["pushed_on"].min().date()) if len(pushed) else None
     return detail
 
 
@@ -143,17 +155,60 @@ def derive_problems(period: str, eng=None) -> dict:
     return detail
 
 
-def sample_period(period: str, out_dir: str, seed: int | None = None, call_sheets: bool = False, eng=None) -> dict:
+def ingest_week(week: str, data_root: str | Path, out_dir: str | Path | None = None, eng=None) -> dict:
+    """Validates and loads the week's feedback drop <data_root>/weekly/<YYYY-Www>/ (fangpin.weekly);
+    a missing folder is reported (delivered=False), not a failure."""
+    from fangpin.weekly import ingest_week as ingest_, week_folder
+
+    eng = _engine(eng)
+    with recorded("ingest_week", str(week), eng) as detail:
+        result = ingest_(eng, week, week_folder(data_root, week), out_dir=out_dir)
+        detail.update(result.summary())
+    return detail
+
+
+def weekly_feedback(week: str, eng=None) -> dict:
+    """The weekly run on problems: rectifications (every delivery) close problems, then problems
+    whose deadline passed by the week's Sunday are marked 黄 (fangpin.problems.mark_overdue)."""
+    from fangpin import problems
+    from fangpin.periods import Week
+
+    eng = _engine(eng)
+    w = Week.parse(str(week))
+    with recorded("weekly_feedback", str(w), eng) as detail:
+        unknown = problems.apply_rectifications(eng)
+        yellow = problems.mark_overdue(eng, w.end)
+        detail["unknown_rectifications"] = int(len(unknown))
+        detail["yellow"] = int(len(yellow))
+        detail["turned_yellow"] = int(len(problems.turned_yellow(eng, w.start, w.end)))
+    return detail
+
+
+def write_problems(period: str, out_dir: str | Path, as_of: dt.date | str | None = None, eng=None) -> str:
+    """OUT/problems.csv of the period (data contract section 3) as of `as_of` (default: bulletin date)."""
+    from fangpin import problems
+
+    if isinstance(as_of, str):
+        as_of = dt.date.fromisoformat(as_of)
+    return str(problems.write_problems_csv(_engine(eng), str(period), Path(out_dir), as_of=as_of))
+
+
+def sample_period(period: str, out_dir: str, seed: int | None = None, call_sheets: bool = False, eng=None,
+                  keep_recorded_seed: bool = False) -> dict:
+    """The month's spot-check draw, dated sample.draw_day of the month (fangpin.sample.run_sample).
+    keep_recorded_seed: a month already drawn is drawn again with its recorded seed (the bulletin)."""
     from fangpin import sample
 
     eng = _engine(eng)
     with recorded("sample", period, eng) as detail:
-        drawn = sample.run_sample(eng, str(period), Path(out_dir), seed=seed)
+        drawn = sample.run_sample(eng, str(period), Path(out_dir), seed=seed, keep_recorded_seed=keep_recorded_seed)
         if call_sheets:
             from fangpin.callsheets import write_call_sheets
 
             write_call_sheets(eng, str(period), Path(out_dir))
         detail["drawn"] = int(len(drawn))
+        detail["seed"] = int(drawn["随机种子"].iloc[0]) if len(drawn) else None
+        detail["drawn_on"] = str(sample.draw_date(period))
         detail["townships"] = sorted(drawn["乡镇代码"].unique().tolist()) if len(drawn) else []
     return detail
 

@@ -11,9 +11,20 @@ Each month's bulletin (月通报) lists, per township, the problems the data sho
 - 电话抽查不符 — from the phone spot-check (fangpin.sample.spot_check_problems).
 
 Every problem has a stable 问题编号 (see `problem_id`), the township, village and household, a
-found date, and a deadline problems.rectification_days after the bulletin date. The
-rectifications feed closes problems by number. See docs/problems.md for which delivery's
-verifications judge which push, and how numbers stay stable across months and re-runs.
+found date, its 通报日期 (the bulletin that first listed it) and a deadline
+problems.rectification_days after it. The rectifications feed closes problems by number.
+
+State (data contract section 4) — this module is its only home; reports read `problem_list`:
+- 蓝 from its bulletin until its deadline;
+- 黄 once the deadline has passed without a rectification (the weekly run marks it: `mark_overdue`);
+- 红 when still open at the next monthly bulletin, or from its own bulletin for 应纳未纳 (a
+  high-risk household not monitored); every bulletin that lists it red gives a new deadline
+  (that bulletin's date + problems.rectification_days);
+- 已销号 once rectified: 是否按期整改 = 是 when the 整改日期 is not after the deadline in force that
+  day, else 否. A rectification dated before the problem's 通报日期 is quarantined at ingest
+  (`rectification_check`) and never closes it.
+States are computed for a date (`states(..., as_of)`) from stored facts only, so re-running a
+past period or week reproduces it. See docs/problems.md.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from fangpin import feeds as F
 from fangpin.params import param
 from fangpin.periods import Month
 from fangpin.screen import RISK_LEVELS, yuan
+from fangpin.feedback import read_feedback
 from fangpin.store.db import read_feed
 from fangpin.store.models import Problem, ScreeningResult
 
@@ -43,6 +55,9 @@ TYPE_CODES = {SHOULD_MONITOR: "YNWN", MONITORED_UNASSISTED: "NEBF", IRREGULAR_EL
 
 BLUE, YELLOW, RED = "蓝单", "黄单", "红单"
 OPEN, OVERDUE, CLOSED = "未整改", "逾期未整改", "已整改"
+# 状态 in problems.csv (data contract section 3)
+STATE_BLUE, STATE_YELLOW, STATE_RED, STATE_CLOSED = "蓝", "黄", "红", "已销号"
+STATE_OF_COLOUR = {BLUE: STATE_BLUE, YELLOW: STATE_YELLOW, RED: STATE_RED, "": STATE_CLOSED}
 # The escalation rule, worded once: the bulletin and the township lists print it.
 ESCALATION = {
     BLUE: "本期新发现的问题，自通报之日起{days}日内整改到位并反馈整改情况",
@@ -51,9 +66,16 @@ ESCALATION = {
 }
 
 COLUMNS = ["problem_id", "period", "problem_type", "township_code", "village_code", "household_id", "detail",
-           "found_on", "deadline", "closed_on", "closing_note"]
-LIST_COLUMNS = COLUMNS + ["status", "colour", "is_new"]
-_DATE_COLS = ("found_on", "deadline", "closed_on")
+           "found_on", "deadline", "closed_on", "closing_note", "notified_on", "yellow_on", "red_on"]
+# deadline: the deadline in force on the list's date; state: 蓝|黄|红|已销号; on_time: 是|否|None
+LIST_COLUMNS = COLUMNS + ["status", "colour", "is_new", "state", "on_time"]
+_DATE_COLS = ("found_on", "deadline", "closed_on", "notified_on", "yellow_on", "red_on")
+# problems.csv (data contract section 3)
+CSV_NAME = "problems.csv"
+CSV_COLUMNS = {"problem_id": "问题编号", "township_code": "乡镇代码", "household_id": "户编号",
+               "problem_type": "问题类型", "found_on": "发现日期", "notified_on": "通报日期", "deadline": "整改期限",
+               "state": "状态", "closed_on": "整改日期", "on_time": "是否按期整改"}
+EARLY_RECTIFICATION = "整改日期：早于该问题的通报日期{notified}（问题编号{pid}），不能据此销号"
 
 
 # ---- dates and wording ----------------------------------------------------------------------
@@ -67,6 +89,11 @@ def bulletin_date(period: Month | str) -> dt.date:
 
 
 _default_bulletin_date = bulletin_date
+
+
+def deadline_after(notice: dt.date) -> dt.date:
+    """The rectification deadline of a bulletin (or red listing) dated `notice`."""
+    return notice + dt.timedelta(days=int(param("problems.rectification_days", notice)))
 
 
 def escalation_rules(on: dt.date) -> dict[str, str]:
@@ -112,21 +139,18 @@ def _read_pushes(eng: Engine, month: Month) -> pd.DataFrame:
 def verification_problems(eng: Engine, period: Month | str) -> pd.DataFrame:
     """应纳未纳 and 核实超期 for the pushes whose deadline falls in the period.
 
-    A push of screening S goes out on pushed_on (screening.push_day of S+1) and must be verified
+    A push of screening S goes out on pushed_on (the day the ingest of S actually ran) and must be verified
     by verify_by = pushed_on + problems.verification_days. Verifications are read from every
-    delivery from the month of the push to this period, dated on or after the push; the earliest
-    one counts. Households already monitored when screened are not asked to verify."""
+    monthly and weekly delivery (fangpin.feedback.read_feedback), dated on or after the push and
+    not after the period's end; the earliest one counts. Households already monitored when screened are not asked to verify."""
     month = Month.parse(str(period))
     pushes = _read_pushes(eng, month)
     pushes = pushes[~pushes["already_monitored"]]
     if pushes.empty:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
     first = Month.of(pushes["pushed_on"].min().date())
-    feeds, m = [], first
-    while m <= month:
-        feeds.append(read_feed(eng, "verifications", str(m), columns=["household_id", "verify_date", "conclusion"]))
-        m = m.shift(1)
-    ver = pd.concat(feeds, ignore_index=True)
+    ver = read_feedback(eng, "verifications", first.start, month.end,
+                        columns=["household_id", "verify_date", "conclusion"])
     joined = pushes.merge(ver, on="household_id", how="left")
     joined = joined[joined["verify_date"].isna() | (joined["verify_date"] >= joined["pushed_on"])]
     earliest = (joined.sort_values("verify_date").drop_duplicates(["household_id", "period"])
@@ -222,77 +246,167 @@ def read_problems(eng: Engine) -> pd.DataFrame:
         df = pd.read_sql(select(t), conn)
     for c in _DATE_COLS:
         df[c] = pd.to_datetime(df[c]).dt.date.astype("object").where(df[c].notna(), None)
-    return df.reindex(columns=COLUMNS)
+    df = df.reindex(columns=COLUMNS)
+    # problems stored before 通报日期 was recorded: their period's calendar bulletin date
+    missing = df["notified_on"].isna()
+    if missing.any():
+        df.loc[missing, "notified_on"] = [bulletin_date(p) for p in df.loc[missing, "period"]]
+    return df
 
 
-def apply_rectifications(eng: Engine, period: Month | str) -> pd.DataFrame:
-    """Closes stored problems named in the period's rectifications feed (closed_on = the earliest
-    整改日期, closing_note = its 整改情况); a problem already closed keeps its closure. Returns
-    the rectification rows naming an unknown 问题编号 (reported, never accepted)."""
-    month = Month.parse(str(period))
-    rect = read_feed(eng, "rectifications", str(month))
+# ---- the state of a problem on a day --------------------------------------------------------------
+
+def _state(period: str, problem_type: str, notified_on: dt.date, closed_on: dt.date | None, as_of: dt.date,
+           bulletins) -> tuple[str, dt.date, str | None, dt.date | None]:
+    """(state, deadline in force, on_time, red since) of one problem on `as_of` (see the module
+    docstring). `bulletins(month)` is the bulletin date of a month."""
+    closed = closed_on is not None and closed_on <= as_of
+    red_listings = [notified_on] if problem_type == SHOULD_MONITOR else []
+    m = Month.parse(period).shift(1)
+    while True:
+        b = bulletins(m)
+        if b > as_of or (closed_on is not None and closed_on <= b):
+            break
+        red_listings.append(b)
+        m = m.shift(1)
+    deadline = deadline_after(red_listings[-1] if red_listings else notified_on)
+    red_since = red_listings[0] if red_listings else None
+    if closed:
+        return STATE_CLOSED, deadline, ("是" if closed_on <= deadline else "否"), red_since
+    if red_listings:
+        return STATE_RED, deadline, None, red_since
+    return (STATE_YELLOW if as_of > deadline else STATE_BLUE), deadline, None, None
+
+
+def states(problems: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """`problems` (read_problems rows) with their state on `as_of`: state (蓝|黄|红|已销号), deadline
+    (in force that day), on_time (是|否 once closed, else None), red_since, status
+    (未整改|逾期未整改|已整改) and colour (蓝单|黄单|红单, "" when closed)."""
+    cache: dict[Month, dt.date] = {}
+
+    def bulletins(m: Month) -> dt.date:
+        if m not in cache:
+            cache[m] = bulletin_date(m)
+        return cache[m]
+
+    out = problems.copy()
+    rows = [_state(p, t, n, c, as_of, bulletins) for p, t, n, c in
+            zip(out["period"], out["problem_type"], out["notified_on"], out["closed_on"])]
+    out["state"] = [r[0] for r in rows]
+    out["deadline"] = pd.Series([r[1] for r in rows], index=out.index, dtype="object")
+    out["on_time"] = pd.Series([r[2] for r in rows], index=out.index, dtype="object")
+    out["red_since"] = pd.Series([r[3] for r in rows], index=out.index, dtype="object")
+    colour = {STATE_BLUE: BLUE, STATE_YELLOW: YELLOW, STATE_RED: RED, STATE_CLOSED: ""}
+    out["colour"] = out["state"].map(colour)
+    overdue = pd.Series([d < as_of for d in out["deadline"]], index=out.index, dtype=bool)
+    out["status"] = np.select([out["state"] == STATE_CLOSED, overdue], [CLOSED, OVERDUE], OPEN)
+    return out
+
+
+# ---- rectifications ---------------------------------------------------------------------------------
+
+def _normalise_ids(s: pd.Series) -> pd.Series:
+    return s.astype(str).str.strip().str.upper()
+
+
+def rectification_check(eng: Engine):
+    """A row check for fangpin.validate (row_checks={"rectifications": ...}): the reason for each
+    rectification dated before the 通报日期 of the problem it names (None when fine). Rows naming
+    an unknown 问题编号 pass here; they are reported by `unknown_rectifications`."""
+    known = read_problems(eng).set_index("problem_id")["notified_on"].to_dict()
+
+    def check(rect: pd.DataFrame) -> pd.Series:
+        ids = _normalise_ids(rect["problem_id"])
+        notified = ids.map(known)
+        when = pd.to_datetime(rect["rectify_date"]).dt.date
+        early = [n is not None and not pd.isna(n) and d is not None and not pd.isna(d) and d < n
+                 for n, d in zip(notified, when)]
+        return pd.Series([EARLY_RECTIFICATION.format(notified=f"{n:%Y-%m-%d}", pid=i) if e else None
+                          for e, n, i in zip(early, notified, ids)], index=rect.index, dtype="object")
+    return check
+
+
+def apply_rectifications(eng: Engine, first: dt.date | None = None, last: dt.date | None = None) -> pd.DataFrame:
+    """Closes the stored problems named by the rectification rows dated in [first, last] (all
+    deliveries, monthly and weekly): closed_on = the earliest 整改日期 on or after the problem's
+    通报日期, closing_note = its 整改情况; a problem closed earlier keeps its closure. Rows dated
+    before the 通报日期 (quarantined at ingest) never close a problem. Returns the rows naming an
+    unknown 问题编号 (reported, never accepted)."""
+    rect = read_feedback(eng, "rectifications", first, last)
     if rect.empty:
         return rect.assign(reason=pd.Series(dtype="object"))
-    rect = rect.assign(problem_id=rect["problem_id"].astype(str).str.strip().str.upper())
+    rect = rect.assign(problem_id=_normalise_ids(rect["problem_id"]))
+    stored = read_problems(eng).set_index("problem_id")
+    unknown = rect[~rect["problem_id"].isin(stored.index)].assign(reason="问题编号不存在：未找到该编号的通报问题")
+    known = rect[rect["problem_id"].isin(stored.index)].copy()
+    known["notified_on"] = known["problem_id"].map(stored["notified_on"])
+    valid = known[known["rectify_date"].dt.date >= known["notified_on"]]
+    if len(valid) < len(known):
+        log.warning("rectifications: %d rows dated before their problem's 通报日期 ignored", len(known) - len(valid))
+    first_rows = valid.sort_values(["rectify_date", "period", "source_row"]).drop_duplicates("problem_id")
+    current = stored["closed_on"]
+    to_close = first_rows[[current.get(i) is None or current.get(i) > d.date()
+                           for i, d in zip(first_rows["problem_id"], first_rows["rectify_date"])]]
     t = Problem.__table__
-    with eng.connect() as conn:
-        known = dict(conn.execute(select(t.c.problem_id, t.c.closed_on)).all())
-    unknown = rect[~rect["problem_id"].isin(known)].assign(reason="问题编号不存在：未找到该编号的通报问题")
-    first = (rect[rect["problem_id"].isin(known)].sort_values(["rectify_date", "source_row"])
-             .drop_duplicates("problem_id"))
-    to_close = first[first["problem_id"].map(known).isna()]
     with eng.begin() as conn:
         for r in to_close.itertuples(index=False):
-            conn.execute(update(t).where(t.c.problem_id == r.problem_id, t.c.closed_on.is_(None))
+            conn.execute(update(t).where(t.c.problem_id == r.problem_id)
                          .values(closed_on=r.rectify_date.date(), closing_note=r.description))
     if len(unknown):
-        log.warning("rectifications %s: %d rows name an unknown 问题编号", month, len(unknown))
-    log.info("rectifications %s: %d problems closed", month, len(to_close))
+        log.warning("rectifications: %d rows name an unknown 问题编号", len(unknown))
+    log.info("rectifications: %d problems closed", len(to_close))
     return unknown.reset_index(drop=True)
 
 
 def unknown_rectifications(eng: Engine, period: Month | str) -> pd.DataFrame:
-    """The period's rectification rows whose 问题编号 names no problem (for the bulletin)."""
-    rect = read_feed(eng, "rectifications", str(Month.parse(str(period))))
+    """The rectification rows dated in the period (any delivery) whose 问题编号 names no problem."""
+    month = Month.parse(str(period))
+    rect = read_feedback(eng, "rectifications", month.start, month.end)
     ids = set(read_problems(eng)["problem_id"])
-    rect = rect.assign(problem_id=rect["problem_id"].astype(str).str.strip().str.upper())
+    rect = rect.assign(problem_id=_normalise_ids(rect["problem_id"]))
     return rect[~rect["problem_id"].isin(ids)].assign(reason="问题编号不存在：未找到该编号的通报问题").reset_index(drop=True)
 
+
+# ---- the monthly bulletin ---------------------------------------------------------------------------
 
 def derive_problems(eng: Engine, period: Month | str, bulletin_date: dt.date | None = None) -> pd.DataFrame:
     """Derives and stores the period's problems; returns the period's problem list (problem_list).
 
-    1. the period's rectifications close the problems they name;
+    1. rectifications (every delivery) close the problems they name;
     2. the period's candidates are numbered: a candidate whose number exists keeps that row (a
-       closed one is not raised again); else an open problem of the same type and household found
-       in an earlier period continues (its number and found date kept); else it is new, with
-       deadline = bulletin date + problems.rectification_days;
+       closed one is not raised again); else a problem of the same type and household found in an
+       earlier period and open at the bulletin continues (its number, dates and 通报日期 kept); else
+       it is new: 通报日期 = the bulletin date, deadline = 通报日期 + problems.rectification_days;
     3. open problems first found in this period that the data no longer show are removed (a re-run
-       after a corrected delivery), so re-running a period creates no duplicates."""
+       after a corrected delivery), so re-running a period creates no duplicates;
+    4. earlier problems open at the bulletin turn red: red_on (first time) and the new deadline
+       are recorded (the state itself is always computed by `states`)."""
     month = Month.parse(str(period))
     p = str(month)
     bdate = bulletin_date or _default_bulletin_date(month)
-    apply_rectifications(eng, month)
+    apply_rectifications(eng)
     cand = candidates(eng, month)
     stored = read_problems(eng)
-    deadline = bdate + dt.timedelta(days=int(param("problems.rectification_days", bdate)))
+    deadline = deadline_after(bdate)
 
     cand["problem_id"] = [problem_id(t, h, f) for t, h, f in zip(cand["problem_type"], cand["household_id"],
                                                                   cand["fact"])]
     cand = cand.drop_duplicates("problem_id")
     by_id = stored.set_index("problem_id")
     period_of = by_id["period"].to_dict()
-    earlier_open = stored[(stored["period"] < p) & stored["closed_on"].isna()]
+    open_at = stored["closed_on"].map(lambda d: d is None or d > bdate).astype(bool)
+    earlier_open = stored[(stored["period"] < p) & open_at]
     continuing = set(zip(earlier_open["problem_type"], earlier_open["household_id"]))
     exists_earlier = pd.Series([period_of.get(i, p) < p for i in cand["problem_id"]], index=cand.index, dtype=bool)
     cont = pd.Series([i not in period_of and k in continuing
                       for i, k in zip(cand["problem_id"], zip(cand["problem_type"], cand["household_id"]))],
                      index=cand.index, dtype=bool)
     new = cand[~exists_earlier & ~cont].copy()
-    new["period"], new["deadline"] = p, deadline
+    new["period"], new["deadline"], new["notified_on"] = p, deadline, bdate
     keep = by_id.reindex(new["problem_id"])
-    new["closed_on"] = keep["closed_on"].to_numpy()
-    new["closing_note"] = keep["closing_note"].to_numpy()
+    for c in ("closed_on", "closing_note", "yellow_on"):
+        new[c] = keep[c].to_numpy()
+    new["red_on"] = np.where(new["problem_type"] == SHOULD_MONITOR, bdate, None)
 
     current = set(new["problem_id"])
     stale = stored[(stored["period"] == p) & stored["closed_on"].isna() & ~stored["problem_id"].isin(current)]
@@ -304,36 +418,99 @@ def derive_problems(eng: Engine, period: Month | str, bulletin_date: dt.date | N
             conn.execute(delete(t).where(t.c.problem_id.in_(gone[i:i + 500])))
         for i in range(0, len(rows), 5000):
             conn.execute(t.insert(), rows[i:i + 5000])
-    log.info("problems %s: %d candidates, %d stored for the period, %d continued, %d stale removed",
-             p, len(cand), len(new), int(cont.sum()), len(stale))
+        # earlier problems still open at this bulletin: red, with a new deadline
+        for r in earlier_open.itertuples(index=False):
+            values = {"deadline": max(r.deadline, deadline) if r.deadline else deadline}
+            if r.red_on is None:
+                values["red_on"] = bdate
+            conn.execute(update(t).where(t.c.problem_id == r.problem_id).values(**values))
+    log.info("problems %s: %d candidates, %d stored for the period, %d continued, %d stale removed, %d red",
+             p, len(cand), len(new), int(cont.sum()), len(stale), len(earlier_open))
     return problem_list(eng, month, bdate)
 
 
 def problem_list(eng: Engine, period: Month | str, bulletin_date: dt.date | None = None,
                  as_of: dt.date | None = None) -> pd.DataFrame:
-    """The problems relevant to the period's bulletin, with status and list colour as of `as_of`
-    (default: the bulletin date): problems found in the period; problems found earlier and still
-    open at the bulletin; problems found earlier and rectified since the period began (销号).
+    """The problems relevant to the period's bulletin, in their state on `as_of` (default: the
+    bulletin date): problems found in the period; problems found earlier and still open on
+    `as_of`; problems found earlier and rectified since the period began (销号). Problems not yet
+    notified on `as_of` (通报日期 after it) are not listed.
 
-    status: 已整改 | 逾期未整改 (deadline passed) | 未整改. colour (open problems only):
-    红单 found in an earlier period and still open, or any 应纳未纳 (always a high-risk household);
-    黄单 deadline passed; 蓝单 a new problem within its deadline. Closed problems have no colour.
-    Sorted by township, colour (红, 黄, 蓝), type and number."""
+    Columns: LIST_COLUMNS — state (蓝|黄|红|已销号), deadline (in force on `as_of`), on_time (是|否 when
+    closed), status (未整改|逾期未整改|已整改), colour (红单|黄单|蓝单, "" when closed), is_new.
+    Sorted by township, colour (红, 黄, 蓝, closed), type and number."""
     month = Month.parse(str(period))
     p = str(month)
     bdate = bulletin_date or _default_bulletin_date(month)
     as_of = as_of or bdate
     df = read_problems(eng)
+    df = df[(df["period"] <= p) & df["notified_on"].map(lambda d: d <= as_of).astype(bool)]
     closed_by = df["closed_on"].map(lambda d: d is not None and d <= as_of).astype(bool)
     closed_since = df["closed_on"].map(lambda d: d is not None and d >= month.start).astype(bool)
-    relevant = (df["period"] == p) | ((df["period"] < p) & (~closed_by | closed_since))
-    out = df[relevant].copy()
-    closed = closed_by[relevant]
-    overdue = out["deadline"].map(lambda d: d < as_of).astype(bool) & ~closed
-    out["status"] = np.select([closed, overdue], [CLOSED, OVERDUE], OPEN)
-    red = ~closed & ((out["period"] < p) | (out["problem_type"] == SHOULD_MONITOR))
-    out["colour"] = np.select([red, ~closed & overdue, ~closed], [RED, YELLOW, BLUE], "")
+    relevant = (df["period"] == p) | (~closed_by | closed_since)
+    out = states(df[relevant], as_of)
     out["is_new"] = out["period"] == p
     order = {RED: 0, YELLOW: 1, BLUE: 2, "": 3}
     out = out.assign(_c=out["colour"].map(order), _t=out["problem_type"].map(PROBLEM_TYPES.index))
     return out.sort_values(["township_code", "_c", "_t", "problem_id"], ignore_index=True)[LIST_COLUMNS]
+
+
+# ---- problems.csv --------------------------------------------------------------------------------
+
+def problems_frame(eng: Engine, period: Month | str, as_of: dt.date | None = None) -> pd.DataFrame:
+    """problems.csv as a frame (data contract section 3): every problem open at, or closed
+    during, the period, in its state on `as_of` (default: the period's bulletin date)."""
+    pl = problem_list(eng, period, as_of=as_of)
+    out = pl.reindex(columns=list(CSV_COLUMNS)).copy()
+    for c in ("found_on", "notified_on", "deadline", "closed_on"):
+        out[c] = out[c].map(lambda d: f"{d:%Y-%m-%d}" if d is not None and not pd.isna(d) else "")
+    out["on_time"] = out["on_time"].fillna("")
+    out["household_id"] = out["household_id"].fillna("")
+    return out.sort_values(["township_code", "problem_id"], ignore_index=True).rename(columns=CSV_COLUMNS)
+
+
+def write_problems_csv(eng: Engine, period: Month | str, out_dir, as_of: dt.date | None = None):
+    """OUT/problems.csv (UTF-8 with BOM); returns its path."""
+    from pathlib import Path
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / CSV_NAME
+    problems_frame(eng, period, as_of).to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+# ---- the weekly run: overdue problems turn 黄 --------------------------------------------------------
+
+def turned_yellow(eng: Engine, first: dt.date, last: dt.date) -> pd.DataFrame:
+    """Problems that became 黄 between `first` and `last` (the days of a week): the day after their
+    first deadline falls in the range and they were 黄 that day (not rectified by the deadline, not
+    red). A problem turns 黄 at most once (a red one never does). Returns them in their state on
+    `last` (states())."""
+    df = read_problems(eng)
+    keep = []
+    for i, r in df.iterrows():
+        if r["problem_type"] == SHOULD_MONITOR:
+            continue
+        day = deadline_after(r["notified_on"]) + dt.timedelta(days=1)
+        if first <= day <= last and _state(r["period"], r["problem_type"], r["notified_on"], r["closed_on"], day,
+                                           bulletin_date)[0] == STATE_YELLOW:
+            keep.append(i)
+    return states(df.loc[keep], last).reset_index(drop=True)
+
+
+def mark_overdue(eng: Engine, week_end: dt.date) -> pd.DataFrame:
+    """The weekly run: every problem 黄 on `week_end` not yet marked gets yellow_on = week_end.
+    Returns the problems 黄 on that day (marked now or before)."""
+    df = read_problems(eng)
+    df = df[df["notified_on"].map(lambda d: d <= week_end).astype(bool)]
+    st = states(df, week_end)
+    yellow = st[st["state"] == STATE_YELLOW]
+    t = Problem.__table__
+    to_mark = yellow[yellow["yellow_on"].isna()]["problem_id"].tolist()
+    with eng.begin() as conn:
+        for i in range(0, len(to_mark), 500):
+            conn.execute(update(t).where(t.c.problem_id.in_(to_mark[i:i + 500]), t.c.yellow_on.is_(None))
+                         .values(yellow_on=week_end))
+    log.info("problems on %s: %d 黄 (%d newly marked)", week_end, len(yellow), len(to_mark))
+    return yellow.reset_index(drop=True)

@@ -41,9 +41,11 @@ def _safe(name: str) -> str:
 
 
 def push_rows(eng: Engine, period: str, townships: list[str] | None = None) -> pd.DataFrame:
-    """The stored screening of the period joined to names: one row per suspected household, sorted
-    by township, risk (高 first), village and household."""
+    """The stored screening of the period joined to names: one row per suspected household to
+    verify — households already monitored (监测户 whose risk is not eliminated) are not pushed, their
+    assistance officer follows them — sorted by township, risk (高 first), village and household."""
     res = read_screening(eng, period)
+    res = res[~res["already_monitored"]]
     if townships is not None:
         res = res[res["township_code"].isin(townships)]
     hh = read_feed(eng, "households", period, columns=["household_id", "head_name", "category"])
@@ -70,11 +72,11 @@ def write_xlsx(group: pd.DataFrame, month: Month, path: Path) -> Path:
 
     township = group["township_name"].iloc[0]
     title = f"{settings().county}{township}{month.label}疑似返贫致贫风险户推送清单"
-    pushed = group["pushed_on"].iloc[0]
-    verify_by = group["verify_by"].iloc[0]
+    pushed = group["pushed_on"].min()
+    verify_by = group["verify_by"].min()
     counts = group["risk_level"].value_counts()
     note = (f"推送日期：{pushed:%Y-%m-%d}　请于 {verify_by:%Y-%m-%d} 前完成入户核实并反馈核实结论"
-            f"（{'、'.join(VERIFICATION_CONCLUSIONS)}）；已纳入监测的农户无需核实，由帮扶责任人跟进帮扶　"
+            f"（{'、'.join(VERIFICATION_CONCLUSIONS)}）；已纳入监测的农户不在本清单，由帮扶责任人跟进帮扶　"
             f"共 {len(group)} 户："
             + "，".join(f"{lvl}风险 {int(counts.get(lvl, 0))} 户" for lvl in RISK_LEVELS))
 

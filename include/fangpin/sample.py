@@ -7,9 +7,16 @@ in `spot_check_draws` and writes `spot_check.csv` (data contract section 3). The
 households that were never drawn (`unexpected_results`) and per-township pass rates
 (`pass_rates`) for the monthly bulletin's ranking.
 
-Which draw a result belongs to: calls of period P are normally for P's draw, but a call made
-early in P may finish the previous month's list, so a result is matched to the household's draw
-in P, else in P-1. Anything else is an unexpected result: reported, never counted.
+The calendar (data contract section 4): the draw for month M is made and dated at the start of M
+(day `sample.draw_day`, `draw_date`), from the households delivery known that day (`draw_basis`),
+with a seed derived from the configured secret (settings().draw_secret, FANGPIN_DRAW_SECRET) and
+the period (`default_seed`): auditors reproduce a draw from the seed recorded in
+spot_check_draws and spot_check.csv (随机种子); townships cannot predict it without the secret.
+
+Which draw a result belongs to: a call dated in month M (read from every monthly and weekly
+delivery, fangpin.feedback.read_feedback) is matched to M's draw, when the household is on it and
+the call is not dated before the draw. Anything else is an unexpected result: reported (with the
+reason), never counted.
 
 When a household was called more than once in a period, its latest call (by 抽查日期, then file
 row) is its outcome: a retry that got through supersedes an earlier unanswered call.
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import logging
 from pathlib import Path
 
@@ -30,7 +38,8 @@ from fangpin.feeds import CAT_LIFTED, CAT_MONITORED
 from fangpin.ids import redact
 from fangpin.params import param
 from fangpin.periods import Month
-from fangpin.store.db import read_feed
+from fangpin.feedback import read_feedback
+from fangpin.store.db import periods_loaded, read_feed
 from fangpin.store.models import SpotCheckDraw
 
 log = logging.getLogger(__name__)
@@ -39,7 +48,8 @@ ELIGIBLE = (CAT_LIFTED, CAT_MONITORED)
 PROBLEM_TYPE = "电话抽查不符"
 YES, NO = "是", "否"
 FAIL_UNANSWERED, FAIL_INCONSISTENT, FAIL_UNASSISTED = "电话未接通", "信息不一致", "帮扶未落实"
-NOT_DRAWN_REASON = "该户不在本期或上期电话抽查名单中"
+NOT_DRAWN_REASON = "该户不在本月电话抽查名单中"
+BEFORE_DRAW_REASON = "抽查日期早于本月抽查名单的抽取日期{drawn}，不计入"
 CSV_NAME = "spot_check.csv"
 # spot_check.csv: the contract's headers first (exact order), then our extras.
 CSV_COLUMNS = {
@@ -58,10 +68,37 @@ _INT4 = 2**31  # spot_check_draws.seed is a 32-bit integer column
 
 # ---- the draw (pure) ---------------------------------------------------------------------
 
-def default_seed(period: str | Month) -> int:
-    """The seed used when none is given: the period as a number (2026-10 -> 202610)."""
+def default_seed(period: str | Month, secret: str | None = None) -> int:
+    """The seed used when none is given: HMAC-SHA256 of the period keyed by the draw secret
+    (settings().draw_secret; fangpin.config.draw_secret()), as a non-negative 31-bit integer.
+    Reproducible with the secret (or from the recorded seed), unpredictable without it."""
+    from fangpin.config import draw_secret
+
+    key = (secret if secret is not None else draw_secret()).encode()
+    digest = hmac.new(key, f"spot-check|{Month.parse(str(period))}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") % _INT4
+
+
+def draw_date(period: str | Month) -> dt.date:
+    """The day month M's draw is made and dated: day sample.draw_day of M."""
     m = Month.parse(str(period))
-    return m.year * 100 + m.month
+    return m.start + dt.timedelta(days=int(param("sample.draw_day", m.start)) - 1)
+
+
+def draw_basis(eng: Engine, period: str | Month) -> str:
+    """The households delivery the draw of `period` is made from: the latest one loaded whose
+    scheduled ingest (screening.push_day of the month after it) is not after the draw date (what
+    is known at the start of the month); when none is, the period's own delivery, or the latest
+    one loaded before it (a first month, or the CLI on a fresh database)."""
+    from fangpin.screen import push_dates
+
+    m = Month.parse(str(period))
+    on = draw_date(m)
+    loaded = [p for p in periods_loaded(eng) if p <= str(m)]
+    known = [p for p in loaded if push_dates(p)[0] <= on]
+    if known:
+        return known[-1]
+    return loaded[-1] if loaded else str(m)
 
 
 def household_keys(seed: int, period: str, household_ids) -> np.ndarray:
@@ -102,10 +139,11 @@ def draw(households: pd.DataFrame, period: str, seed: int, recent: set[str], per
 # ---- the draw on the database ------------------------------------------------------------
 
 def read_draws(eng: Engine, periods: list[str]) -> pd.DataFrame:
-    """The recorded draws of `periods`: period, household_id, township_code, seed, position, drawn_at."""
+    """The recorded draws of `periods`: period, household_id, township_code, seed, position,
+    drawn_at, basis_period."""
     t = SpotCheckDraw.__table__
     stmt = select(t.c.period, t.c.household_id, t.c.township_code, t.c.seed, t.c.position,
-                  t.c.drawn_at).where(t.c.period.in_([str(p) for p in periods]))
+                  t.c.drawn_at, t.c.basis_period).where(t.c.period.in_([str(p) for p in periods]))
     with eng.connect() as conn:
         df = pd.read_sql(stmt, conn)
     return df.sort_values(["period", "township_code", "position"], ignore_index=True)
@@ -117,12 +155,21 @@ def recent_households(eng: Engine, period: str | Month, count: int) -> set[str]:
     return set(read_draws(eng, before)["household_id"]) if before else set()
 
 
-def store_draw(eng: Engine, period: str, seed: int, drawn: pd.DataFrame) -> int:
-    """Replaces the period's recorded draw by `drawn` (one transaction; re-runs never duplicate)."""
+def recorded_seed(eng: Engine, period: str | Month) -> int | None:
+    """The seed of the period's recorded draw (None when not drawn yet)."""
     t = SpotCheckDraw.__table__
-    now = dt.datetime.now().replace(microsecond=0)
+    with eng.connect() as conn:
+        return conn.execute(select(t.c.seed).where(t.c.period == str(Month.parse(str(period)))).limit(1)).scalar()
+
+
+def store_draw(eng: Engine, period: str, seed: int, drawn: pd.DataFrame, drawn_on: dt.date | None = None,
+               basis: str | None = None) -> int:
+    """Replaces the period's recorded draw by `drawn` (one transaction; re-runs never duplicate),
+    dated `drawn_on` (default: draw_date(period)), never the machine clock."""
+    t = SpotCheckDraw.__table__
+    when = dt.datetime.combine(drawn_on or draw_date(period), dt.time())
     records = [{"period": period, "household_id": h, "township_code": c, "seed": int(seed),
-                "position": int(p), "drawn_at": now}
+                "position": int(p), "drawn_at": when, "basis_period": basis}
                for h, c, p in zip(drawn["household_id"], drawn["township_code"], drawn["position"])]
     with eng.begin() as conn:
         conn.execute(delete(t).where(t.c.period == period))
@@ -138,40 +185,42 @@ def spot_check_frame(drawn: pd.DataFrame, seed: int) -> pd.DataFrame:
     return out.sort_values(["乡镇代码", "抽取序号"], ignore_index=True)
 
 
-def run_sample(eng: Engine, period: str, out_dir: Path, seed: int | None = None) -> pd.DataFrame:
-    """Draws the period's spot-check, records it (replacing a previous draw of the period) and
-    writes out_dir/spot_check.csv (UTF-8 with BOM). Returns the CSV's frame."""
+def run_sample(eng: Engine, period: str, out_dir: Path, seed: int | None = None,
+               keep_recorded_seed: bool = False) -> pd.DataFrame:
+    """Draws the period's spot-check, records it (replacing a previous draw of the period), dated
+    draw_date(period), and writes out_dir/spot_check.csv (UTF-8 with BOM). Returns the CSV's frame.
+
+    seed: given (an auditor reproducing a draw) or default_seed(period) from the secret; with
+    keep_recorded_seed, a period already drawn keeps its recorded seed (the bulletin re-draws the
+    month's list exactly as it was made at the start of the month)."""
     month = Month.parse(str(period))
     period = str(month)
+    if seed is None and keep_recorded_seed:
+        seed = recorded_seed(eng, month)
     seed = default_seed(month) if seed is None else int(seed)
     if not -_INT4 <= seed < _INT4:
         raise ValueError(f"seed must fit in a 32-bit integer, got {seed}")
     per_township = int(param("sample.per_township", on=month.end))
     exclusion = int(param("sample.exclusion_periods", on=month.end))
 
-    households = read_feed(eng, "households", period)
+    basis = draw_basis(eng, month)
+    households = read_feed(eng, "households", basis)
     if households.empty:
-        log.warning("no accepted households loaded for %s: the draw is empty", period)
+        log.warning("no accepted households loaded for %s: the draw is empty", basis)
     recent = recent_households(eng, month, exclusion)
     drawn = draw(households, period, seed, recent, per_township)
-    store_draw(eng, period, seed, drawn)
+    store_draw(eng, period, seed, drawn, basis=basis)
 
     out = spot_check_frame(drawn, seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out.to_csv(out_dir / CSV_NAME, index=False, encoding="utf-8-sig")
-    log.info("spot-check %s (seed %d): %d households in %d townships, %d drawn again from the previous %d periods",
-             period, seed, len(out), out["乡镇代码"].nunique(), int(drawn["was_recent"].sum()), exclusion)
+    log.info("spot-check %s drawn on %s from %s (seed %d): %d households in %d townships, %d drawn again from the previous %d periods",
+             period, draw_date(month), basis, seed, len(out), out["乡镇代码"].nunique(), int(drawn["was_recent"].sum()), exclusion)
     return out
 
 
 # ---- call results ------------------------------------------------------------------------
-
-def _draw_periods(period: str) -> list[str]:
-    """The draws a result of `period` may belong to: the period's own, then the previous one."""
-    m = Month.parse(str(period))
-    return [str(m), str(m.shift(-1))]
-
 
 def _locations(eng: Engine, periods: list[str]) -> pd.DataFrame:
     """household_id -> township_code, village_code from the households feed (first period wins)."""
@@ -181,30 +230,43 @@ def _locations(eng: Engine, periods: list[str]) -> pd.DataFrame:
 
 
 def _matched_results(eng: Engine, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(matched, unexpected): the period's results split by whether the household was drawn in P or P-1.
+    """(matched, unexpected): the calls dated in the period, split by whether they belong to the
+    period's draw (household drawn, call not dated before the draw).
 
     `matched` holds one row per drawn household called (its latest call) with its draw's
-    township_code and draw_period; `unexpected` holds every call to a household not drawn.
+    township_code and draw_period; `unexpected` holds every other call, with its `reason`.
     """
-    period = str(Month.parse(str(period)))
-    periods = _draw_periods(period)
-    results = read_feed(eng, "spot_check_results", period)
-    draws = (read_draws(eng, periods)
-             .assign(_rank=lambda d: d["period"].map({p: i for i, p in enumerate(periods)}))
-             .sort_values("_rank").drop_duplicates("household_id")
-             .rename(columns={"period": "draw_period"})[["household_id", "township_code", "draw_period"]])
+    month = Month.parse(str(period))
+    period = str(month)
+    results = read_feedback(eng, "spot_check_results", month.start, month.end)
+    draws = read_draws(eng, [period])
+    drawn_on = pd.Timestamp(draws["drawn_at"].min()).normalize() if len(draws) else None
+    draws = draws.rename(columns={"period": "draw_period"})[["household_id", "township_code", "draw_period"]]
     located = results.merge(draws, on="household_id", how="left")
-    is_drawn = located["draw_period"].notna()
-    loc = _locations(eng, periods) if len(results) else pd.DataFrame(
+    on_list = located["draw_period"].notna()
+    before = on_list & (located["check_date"] < drawn_on) if drawn_on is not None else on_list & False
+    is_drawn = on_list & ~before
+    basis = sorted({*draws_basis(eng, period), period})
+    loc = _locations(eng, basis[::-1]) if len(results) else pd.DataFrame(
         columns=["household_id", "township_code", "village_code"])
 
     matched = (located[is_drawn]
-               .sort_values(["household_id", "check_date", "source_row"])
+               .sort_values(["household_id", "check_date", "period", "source_row"])
                .drop_duplicates("household_id", keep="last")
                .merge(loc[["household_id", "village_code"]], on="household_id", how="left"))
-    unexpected = (located[~is_drawn].drop(columns=["township_code", "draw_period"])
+    unexpected = located[~is_drawn].copy()
+    unexpected["reason"] = np.where(before[~is_drawn],
+                                    BEFORE_DRAW_REASON.format(drawn=f"{drawn_on:%Y-%m-%d}" if drawn_on is not None
+                                                              else ""), NOT_DRAWN_REASON)
+    unexpected = (unexpected.drop(columns=["township_code", "draw_period"])
                   .merge(loc, on="household_id", how="left"))
     return matched.reset_index(drop=True), unexpected.reset_index(drop=True)
+
+
+def draws_basis(eng: Engine, period: str) -> list[str]:
+    """The households deliveries a period's draw was made from (recorded with the draw)."""
+    d = read_draws(eng, [period])
+    return sorted(set(d["basis_period"].dropna())) if len(d) else []
 
 
 def _failures(row_answered, row_consistent, row_assisted) -> list[str]:
@@ -244,13 +306,13 @@ def spot_check_problems(eng: Engine, period: str) -> pd.DataFrame:
 
 
 def unexpected_results(eng: Engine, period: str) -> pd.DataFrame:
-    """Call results of the period for households drawn neither in the period nor the one before.
-    They are reported (with the reason) and never counted in pass rates or problems."""
+    """Call results dated in the period that do not belong to its draw: the household was not
+    drawn (NOT_DRAWN_REASON), or the call is dated before the draw (BEFORE_DRAW_REASON). They are
+    reported (with the reason) and never counted in pass rates or problems."""
     _, unexpected = _matched_results(eng, period)
     if len(unexpected):
-        log.warning("spot-check %s: %d results for households that were not drawn", period, len(unexpected))
-    out = unexpected.assign(reason=NOT_DRAWN_REASON,
-                            remark=unexpected["remark"].map(lambda r: redact(r) if isinstance(r, str) else r))
+        log.warning("spot-check %s: %d results that do not belong to the month's draw", period, len(unexpected))
+    out = unexpected.assign(remark=unexpected["remark"].map(lambda r: redact(r) if isinstance(r, str) else r))
     cols = ["household_id", "township_code", "village_code", "check_date", "answered", "consistent", "assisted",
             "remark", "source_row", "reason"]
     return out.reindex(columns=cols).sort_values(["township_code", "household_id", "source_row"], ignore_index=True)

@@ -400,22 +400,33 @@ def load_frames(eng: Engine, period: str) -> dict[str, pd.DataFrame]:
 
 # ---- storing results: first seen, 新增 / 持续, push and verification dates ------------------------
 
-def push_dates(period: Month | str, province: str | None = None) -> tuple[dt.date, dt.date]:
-    """(pushed_on, verify_by) of a period's screening: the push goes out on day screening.push_day
-    of the following month; verification is due problems.verification_days after it."""
+def verify_by(pushed_on: dt.date, province: str | None = None) -> dt.date:
+    """The verification deadline of a push sent on `pushed_on`: problems.verification_days later."""
+    return pushed_on + dt.timedelta(days=int(param("problems.verification_days", pushed_on, province)))
+
+
+def push_dates(period: Month | str, province: str | None = None,
+               pushed_on: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """(pushed_on, verify_by) of a period's screening. pushed_on: the day the push is actually sent
+    (the ingest run's date); when not given, the scheduled ingest day, day screening.push_day of
+    the following month. Verification is due problems.verification_days after it."""
     month = period if isinstance(period, Month) else Month.parse(str(period))
-    nxt = month.shift(1).start
-    pushed_on = nxt + dt.timedelta(days=int(param("screening.push_day", nxt, province)) - 1)
-    verify_by = pushed_on + dt.timedelta(days=int(param("problems.verification_days", pushed_on, province)))
-    return pushed_on, verify_by
+    if pushed_on is None:
+        nxt = month.shift(1).start
+        pushed_on = nxt + dt.timedelta(days=int(param("screening.push_day", nxt, province)) - 1)
+    return pushed_on, verify_by(pushed_on, province)
 
 
-def store_screening(eng: Engine, period: Month | str, results: pd.DataFrame) -> pd.DataFrame:
+def store_screening(eng: Engine, period: Month | str, results: pd.DataFrame,
+                    pushed_on: dt.date | None = None) -> pd.DataFrame:
     """Replaces the period's rows of screening_results by `results` and returns what was stored.
 
     first_seen: the earliest period (this one or before) in which the household was suspected;
     status: 持续疑似 when it was suspected in the previous month, else 新增疑似 (so a household
-    suspected again after a gap is 新增 with an older first_seen)."""
+    suspected again after a gap is 新增 with an older first_seen).
+    pushed_on: the day this run sends the push (default: the scheduled day, push_dates); a household
+    already stored for the period keeps the push date it was first sent with (re-runs never move
+    it); verify_by = pushed_on + problems.verification_days."""
     from fangpin.store.models import ScreeningResult
 
     month = period if isinstance(period, Month) else Month.parse(str(period))
@@ -425,11 +436,14 @@ def store_screening(eng: Engine, period: Month | str, results: pd.DataFrame) -> 
         first = dict(conn.execute(select(t.c.household_id, func.min(t.c.period)).where(t.c.period < p)
                                   .group_by(t.c.household_id)).all())
         before = {r[0] for r in conn.execute(select(t.c.household_id).where(t.c.period == prev))}
-    pushed_on, verify_by = push_dates(month)
+        sent = dict(conn.execute(select(t.c.household_id, t.c.pushed_on).where(t.c.period == p)).all())
+    pushed_on, _ = push_dates(month, pushed_on=pushed_on)
     out = results.reindex(columns=OUTPUT_COLUMNS).copy()
     out["first_seen"] = out["household_id"].map(first).fillna(p)
     out["status"] = np.where(out["household_id"].isin(before), CONTINUING, NEW)
-    out["pushed_on"], out["verify_by"] = pushed_on, verify_by
+    pushed = [pd.Timestamp(sent[h]).date() if sent.get(h) is not None else pushed_on for h in out["household_id"]]
+    out["pushed_on"] = pd.Series(pushed, index=out.index, dtype="object")
+    out["verify_by"] = pd.Series([verify_by(d) for d in pushed], index=out.index, dtype="object")
     cols = [c.name for c in t.columns]
     records = out.assign(period=p, already_monitored=out["already_monitored"].astype(bool))[cols]
     records = records.astype(object).where(records.notna(), None).to_dict("records")

@@ -78,11 +78,12 @@ class DeliveryValidation:
 
 # ---- reading and preparing -------------------------------------------------------------------
 
-def read_delivery(data_dir: Path) -> tuple[dict[str, RawFeed], dict[str, tuple[str, Path | None, str | None]]]:
-    """Readable feeds, and (status, file, message) of the feeds not delivered or rejected."""
+def read_delivery(data_dir: Path, feeds=None) -> tuple[dict[str, RawFeed], dict[str, tuple[str, Path | None, str | None]]]:
+    """Readable feeds, and (status, file, message) of the feeds not delivered or rejected
+    (`feeds`: only these, e.g. the four feedback feeds of a weekly drop; default all)."""
     raws: dict[str, RawFeed] = {}
     missing: dict[str, tuple[str, Path | None, str | None]] = {}
-    for name in F.FEED_ORDER:
+    for name in (feeds or F.FEED_ORDER):
         try:
             path = find_file(Path(data_dir), name)
             if path is None:
@@ -160,17 +161,28 @@ def pandas_check_delivery(data_dir: Path, period: str | Month) -> dict[str, pd.S
 
 # ---- the stage -------------------------------------------------------------------------------
 
-def validate_delivery(data_dir: Path, period: str | Month, out_dir: Path | None = None, eng=None,
-                      build_docs: bool = True) -> DeliveryValidation:
-    """Validates a drop folder for a period (see the module docstring and docs/validate.md)."""
+def validate_delivery(data_dir: Path, period, out_dir: Path | None = None, eng=None,
+                      build_docs: bool = True, feeds=None, references: dict | None = None,
+                      row_checks: dict | None = None) -> DeliveryValidation:
+    """Validates a drop folder for a period (see the module docstring and docs/validate.md).
+
+    period: a month (`2026-10` or a Month), or any period object with `end` (a fangpin.periods.Week
+    for a weekly feedback drop: dates must not be after the week's end).
+    feeds: validate only these feeds (default: all of the contract).
+    references: frames standing in for feeds not in the drop that others refer to, e.g.
+    {"households": frame with household_id} from the database for a weekly drop.
+    row_checks: {feed: f(accepted typed frame) -> Series of reasons (None = fine)}: rules that need
+    the database (a rectification dated before its problem's 通报日期); failing rows are moved
+    from accepted to the quarantine with their reason."""
     from fangpin.quality import gx_run
 
-    month = Month.parse(str(period))
+    month = Month.parse(str(period)) if isinstance(period, str) or not hasattr(period, "end") else period
     run_uid = uuid.uuid4().hex
-    raws, missing = read_delivery(Path(data_dir))
+    raws, missing = read_delivery(Path(data_dir), feeds)
     checks = check_frames({n: r.frame for n, r in raws.items()})
-    suites, notes = runnable_suites(checks, set(checks))
-    token = E.REFERENCE_FRAMES.set(checks)
+    references = dict(references or {})
+    suites, notes = runnable_suites(checks, set(checks) | set(references))
+    token = E.REFERENCE_FRAMES.set({**references, **checks})
     try:
         gx_results = gx_run.run_suites(checks, suites, E.period_params(month))
     finally:
@@ -178,7 +190,7 @@ def validate_delivery(data_dir: Path, period: str | Month, out_dir: Path | None 
 
     member_ids = set(checks["members"]["id_number"].dropna()) if "members" in checks else None
     outcomes: dict[str, FeedOutcome] = {}
-    for name in F.FEED_ORDER:
+    for name in (feeds or F.FEED_ORDER):
         feed = F.FEEDS[name]
         if name in missing:
             status, path, message = missing[name]
@@ -187,6 +199,8 @@ def validate_delivery(data_dir: Path, period: str | Month, out_dir: Path | None 
             continue
         outcomes[name] = _outcome(feed, raws[name], checks[name], gx_results[name][0], member_ids,
                                   notes.get(name, []))
+        if row_checks and name in row_checks:
+            outcomes[name] = _apply_row_check(outcomes[name], feed, raws[name], row_checks[name])
 
     validation = DeliveryValidation(month, run_uid, outcomes)
     if build_docs and gx_results:
@@ -229,6 +243,25 @@ def _outcome(feed: F.Feed, raw: RawFeed, check: pd.DataFrame, failures: list, me
     status = QUARANTINED if len(bad) else PASSED
     return FeedOutcome(feed.name, status, raw.path, len(check), len(accepted), len(quarantine), unmatched,
                        "；".join(messages) or None, accepted, quarantine)
+
+
+def _apply_row_check(o: FeedOutcome, feed: F.Feed, raw: RawFeed, check) -> FeedOutcome:
+    """Moves the accepted rows `check` rejects into the quarantine (rows in = accepted + quarantined)."""
+    if o.accepted.empty:
+        return o
+    why = pd.Series(check(o.accepted), index=o.accepted.index)
+    bad = why.notna() & (why.astype(str) != "")
+    if not bad.any():
+        return o
+    reasons = dict(zip(o.accepted.loc[bad, "source_row"].astype("int64"), why[bad]))
+    frame = raw.frame.reset_index(drop=True)
+    raw_rows = frame[frame["source_row"].astype("int64").isin(list(reasons))]
+    extra = _quarantine_frame(feed, raw_rows, [reasons[int(r)] for r in raw_rows["source_row"]])
+    quarantine = pd.concat([o.quarantine, extra], ignore_index=True).sort_values(ROW, kind="stable",
+                                                                                 ignore_index=True)
+    accepted = o.accepted[~bad].reset_index(drop=True)
+    return FeedOutcome(o.feed, QUARANTINED, o.file, o.rows_total, len(accepted), len(quarantine), o.rows_unmatched,
+                       o.message, accepted, quarantine)
 
 
 def _quarantine_frame(feed: F.Feed, raw_rows: pd.DataFrame, why) -> pd.DataFrame:

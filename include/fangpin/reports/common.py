@@ -64,14 +64,6 @@ INDICATOR_DEFINITIONS = {
     "risk_elimination_rate": "已标注风险消除的监测户 ÷ 全部监测户",
     "data_quality": "乡镇报送的日常排查、核实反馈、整改反馈中通过校验的行数 ÷ 报送行数",
 }
-ESCALATION_RULES_FALLBACK = (
-    "蓝单：本期新发现的问题，自发现（通报）之日起{days}日内整改到位；",
-    "黄单：超过整改期限仍未整改的问题，由县指挥部办公室发黄单督办；",
-    "红单：至下一期月通报时仍未整改的问题，以及高风险“应纳未纳”问题（高风险疑似户未纳入监测），"
-    "一律列入红单，报挂点的四家班子领导实地督导，结果纳入乡镇年度考核。",
-)
-
-
 # ---- small helpers ---------------------------------------------------------------------------
 
 def query(eng: Engine, stmt) -> pd.DataFrame:
@@ -212,8 +204,9 @@ def verification_status(eng: Engine, pushed: pd.DataFrame, as_of: dt.date) -> pd
     if out.empty:
         out["verified_on"], out["v_state"] = pd.Series(dtype="datetime64[ns]"), pd.Series(dtype="object")
         return out
-    periods = months_between(out["pushed_on"].min().date(), as_of)
-    v = read_feed_periods(eng, "verifications", periods, ["household_id", "verify_date"])
+    from fangpin.feedback import read_feedback
+
+    v = read_feedback(eng, "verifications", out["pushed_on"].min().date(), as_of, ["household_id", "verify_date"])
     cut = pd.Timestamp(as_of)
     m = out[["period", "household_id", "pushed_on"]].merge(v, on="household_id")
     m = m[(m["verify_date"] >= m["pushed_on"]) & (m["verify_date"] <= cut)]
@@ -277,74 +270,27 @@ def rectification_days(on: dt.date) -> int:
 
 
 def escalation_rules(on: dt.date) -> list[str]:
-    """The escalation rules printed in the reports: fangpin.problems' wording when available."""
-    try:
-        from fangpin.problems import escalation_rules as theirs
-    except ImportError:
-        theirs = None
-    if theirs is not None:
-        rules = theirs(on)
-        return [f"{colour}：{text}" for colour, text in rules.items()]
-    days = rectification_days(on)
-    return [line.format(days=days) for line in ESCALATION_RULES_FALLBACK]
+    """The escalation rules printed in the reports, worded by fangpin.problems."""
+    from fangpin.problems import escalation_rules as rules
 
-
-def high_risk_households(eng: Engine, month: Month) -> set[str]:
-    t = ScreeningResult.__table__
-    rows = query(eng, select(t.c.household_id).where(and_(t.c.period <= str(month), t.c.risk_level == "高")))
-    return set(rows["household_id"])
-
-
-def colour_problems(frame: pd.DataFrame, month: Month, as_of: dt.date, high_risk: set[str]) -> pd.DataFrame:
-    """Adds `status` and `colour` to problems, as of `as_of` (the fallback of fangpin.problems'
-    rules, worded the same way):
-
-    closed (closed_on ≤ as_of): 已整改, no colour;
-    open and (found in an earlier period, or a high-risk 应纳未纳): 红单;
-    open and past its deadline: 黄单 (status 逾期未整改); otherwise 蓝单 (未整改)."""
-    out = frame.copy()
-    cut = pd.Timestamp(as_of)
-    closed = out["closed_on"].notna() & (out["closed_on"] <= cut)
-    overdue = ~closed & (out["deadline"] < cut)
-    earlier = out["period"] < str(month)
-    should = out["problem_type"].astype("string").str.contains(SHOULD_MONITOR).fillna(False).astype(bool) \
-        & out["household_id"].isin(high_risk)
-    out["status"] = np.select([closed, overdue], [CLOSED, OPEN_OVERDUE], OPEN)
-    out["colour"] = np.select([closed, earlier | should, overdue], ["", RED, YELLOW], BLUE)
-    return out
+    return [f"{colour}：{text}" for colour, text in rules(on).items()]
 
 
 PROBLEM_COLUMNS = ["problem_id", "period", "problem_type", "township_code", "village_code", "household_id",
-                   "detail", "found_on", "deadline", "closed_on"]
-
-
-def _stored_problem_list(eng: Engine, month: Month, as_of: dt.date) -> pd.DataFrame:
-    """Problems of the month, plus earlier ones open at the cut-off or closed since the month began."""
-    t = Problem.__table__
-    df = query(eng, select(*[t.c[c] for c in PROBLEM_COLUMNS]).where(and_(
-        t.c.period <= str(month),
-        or_(t.c.period == str(month), t.c.closed_on.is_(None), t.c.closed_on > as_of,
-            t.c.closed_on >= month.start))))
-    for c in ("found_on", "deadline", "closed_on"):
-        df[c] = to_dates(df[c])
-    return colour_problems(df, month, as_of, high_risk_households(eng, month))
+                   "detail", "found_on", "deadline", "closed_on", "notified_on", "state", "on_time"]
 
 
 def problem_list(eng: Engine, month: Month, as_of: dt.date | None = None) -> pd.DataFrame:
-    """The problems a bulletin lists, with status and colour as of `as_of` (default: the bulletin
-    date): fangpin.problems.problem_list when that module is installed, else the same rules here."""
+    """The problems a bulletin lists, in their state as of `as_of` (default: the bulletin date):
+    fangpin.problems.problem_list (the only home of a problem's state), with dates as Timestamps
+    and details redacted. `deadline` is the deadline in force on `as_of`."""
+    from fangpin.problems import problem_list as stored_list
+
     as_of = as_of or bulletin_date(month)
-    try:
-        from fangpin.problems import problem_list as theirs
-    except ImportError:
-        theirs = None
-    if theirs is not None:
-        df = theirs(eng, str(month), as_of=as_of).reindex(columns=[*PROBLEM_COLUMNS, "status", "colour"])
-        for c in ("found_on", "deadline", "closed_on"):
-            df[c] = to_dates(df[c])
-        df["colour"] = df["colour"].fillna("").astype(str)
-    else:
-        df = _stored_problem_list(eng, month, as_of)
+    df = stored_list(eng, str(month), as_of=as_of).reindex(columns=[*PROBLEM_COLUMNS, "status", "colour"])
+    for c in ("found_on", "deadline", "closed_on", "notified_on"):
+        df[c] = to_dates(df[c])
+    df["colour"] = df["colour"].fillna("").astype(str)
     df["detail"] = df["detail"].map(lambda s: redact(s) if isinstance(s, str) else "")
     order = {RED: 0, YELLOW: 1, BLUE: 2, "": 3}
     return (df.assign(_c=df["colour"].map(order)).sort_values(["township_code", "_c", "problem_id"])

@@ -48,9 +48,15 @@ DERIVED = {
 INDEXED = {"household_id", "id_number", "village_code", "township_code", "problem_id"}
 
 
+# Township feedback feeds also arrive weekly: their rows are keyed by the delivery, a month
+# (YYYY-MM) or an ISO week (YYYY-Www, e.g. 2026-W46); see fangpin.feedback.
+FEEDBACK_FEEDS = tuple(name for name, f in F.FEEDS.items() if f.feedback)
+
+
 def _feed_table(feed: F.Feed) -> Table:
     cols = [
-        Column("period", String(7), nullable=False, comment="delivery month YYYY-MM"),
+        Column("period", String(10), nullable=False, comment="delivery: month YYYY-MM or week YYYY-Www")
+        if feed.feedback else Column("period", String(7), nullable=False, comment="delivery month YYYY-MM"),
         Column("source_row", Integer, nullable=False, comment="line in the delivered file (header = 1)"),
     ]
     for c in feed.columns:
@@ -90,7 +96,7 @@ class ValidationRun(Base):
     __tablename__ = "validation_runs"
     id: Mapped[int] = mapped_column(primary_key=True)
     run_uid: Mapped[str] = mapped_column(String(40), index=True)
-    period: Mapped[str] = mapped_column(String(7), index=True)
+    period: Mapped[str] = mapped_column(String(10), index=True)  # delivery: YYYY-MM or YYYY-Www
     feed: Mapped[str] = mapped_column(String(32), index=True)
     department: Mapped[str] = mapped_column(String(32))
     file_name: Mapped[str | None] = mapped_column(String(255))
@@ -124,7 +130,7 @@ class QuarantinedRow(Base):
 
     __tablename__ = "quarantine"
     id: Mapped[int] = mapped_column(primary_key=True)
-    period: Mapped[str] = mapped_column(String(7), index=True)
+    period: Mapped[str] = mapped_column(String(10), index=True)  # delivery: YYYY-MM or YYYY-Www
     feed: Mapped[str] = mapped_column(String(32))
     source_row: Mapped[int] = mapped_column(Integer)
     reasons: Mapped[str] = mapped_column(Text)
@@ -161,9 +167,12 @@ class Problem(Base):
     household_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
     found_on: Mapped[dt.date] = mapped_column(Date)
-    deadline: Mapped[dt.date] = mapped_column(Date)
+    deadline: Mapped[dt.date] = mapped_column(Date)  # deadline in force at the latest bulletin that listed it
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     closing_note: Mapped[str | None] = mapped_column(Text)
+    notified_on: Mapped[dt.date | None] = mapped_column(Date)  # 通报日期: the bulletin that first listed it
+    yellow_on: Mapped[dt.date | None] = mapped_column(Date)  # the weekly run that marked it 黄 (end of that week)
+    red_on: Mapped[dt.date | None] = mapped_column(Date)  # the bulletin that made it 红
 
 
 class SpotCheckDraw(Base):
@@ -175,7 +184,8 @@ class SpotCheckDraw(Base):
     township_code: Mapped[str] = mapped_column(String(9), index=True)
     seed: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)
-    drawn_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    drawn_at: Mapped[dt.datetime] = mapped_column(DateTime)  # the draw day (sample.draw_day of the period)
+    basis_period: Mapped[str | None] = mapped_column(String(7))  # households delivery the draw was made from
 
 
 class WeeklyVillageDraw(Base):

@@ -1,0 +1,68 @@
+"""Township feedback, monthly and weekly: the one reader of inspections, verifications, call
+results and rectifications for a date range.
+
+Townships report their feedback weekly (`<data_root>/weekly/<YYYY-Www>/`, ingested by
+fangpin.weekly) and may also include it in the monthly delivery (`<data_root>/<YYYY-MM>/`).
+Both land in the same feed tables, keyed by the delivery (`period` = `2026-10` or `2026-W46`).
+`read_feedback` returns the rows *dated* in a range whatever delivery brought them, an exact
+duplicate (same values in every column of the feed, e.g. a row sent weekly and again with the
+month) counted once. See docs/weekly.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from fangpin import feeds as F
+from fangpin.store.models import FEED_TABLES
+
+# feed -> the column that dates a row
+DATE_COLUMN = {
+    "inspections": "inspect_date",
+    "verifications": "verify_date",
+    "spot_check_results": "check_date",
+    "rectifications": "rectify_date",
+}
+FEEDBACK_FEEDS = tuple(DATE_COLUMN)
+
+
+def read_feedback(eng: Engine, feed: str, first: dt.date | None = None, last: dt.date | None = None,
+                  columns: list[str] | None = None) -> pd.DataFrame:
+    """The accepted rows of a feedback feed dated in [first, last] (either bound optional), from
+    every monthly and weekly delivery, exact duplicates counted once (the copy of the earliest
+    delivery, then file row, is kept).
+
+    Returns the feed's columns (dates as datetime64) plus `period` (the delivery that brought the
+    row) and `source_row`, sorted by date, delivery and row; only `columns` (in that order) when
+    given."""
+    if feed not in DATE_COLUMN:
+        raise KeyError(f"{feed!r} is not a feedback feed; feedback feeds: {', '.join(FEEDBACK_FEEDS)}")
+    table = FEED_TABLES[feed]
+    date_col = table.c[DATE_COLUMN[feed]]
+    stmt = select(table)
+    if first is not None:
+        stmt = stmt.where(date_col >= first)
+    if last is not None:
+        stmt = stmt.where(date_col <= last)
+    with eng.connect() as conn:
+        df = pd.read_sql(stmt, conn)
+    own = [c.name for c in F.FEEDS[feed].columns]
+    for c in F.FEEDS[feed].columns:
+        if c.kind == F.DATE:
+            df[c.name] = pd.to_datetime(df[c.name])
+    # monthly deliveries (YYYY-MM) sort before weekly ones (YYYY-Www) of the same year: "-1" < "-W"
+    df = (df.sort_values([DATE_COLUMN[feed], "period", "source_row"], kind="stable")
+          .drop_duplicates(subset=own, keep="first").reset_index(drop=True))
+    if columns is not None:
+        return df[list(columns)]
+    return df[[*own, "period", "source_row"]]
+
+
+def deliveries(eng: Engine, feed: str) -> list[str]:
+    """The deliveries (months and weeks) holding rows of a feedback feed."""
+    table = FEED_TABLES[feed]
+    with eng.connect() as conn:
+        return sorted(r[0] for r in conn.execute(select(table.c.period).distinct()))
