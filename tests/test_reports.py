@@ -133,10 +133,12 @@ def populate(eng) -> None:
     oct_push, oct_by = D(2026, 11, 1), D(2026, 11, 16)
 
     def problem(pid, period, ptype, town, n, found, deadline, closed=None):
+        # notified (通报) three days (problems.rectification_days) before its first deadline
         return Problem(problem_id=pid, period=period, problem_type=ptype, township_code=town,
                        village_code=f"{town}{1 + (n - 1) % 2:03d}", household_id=hid(town, n),
                        detail=f"{ptype}：户主身份证{make_id('451302', D(1980, 1, 1), 7)}，电话13912345678",
-                       found_on=found, deadline=deadline, closed_on=closed)
+                       found_on=found, deadline=deadline, closed_on=closed,
+                       notified_on=deadline - dt.timedelta(days=3))
 
     now = dt.datetime(2026, 11, 6, 9, 0)
     with Session(eng) as s, s.begin():
@@ -157,12 +159,19 @@ def populate(eng) -> None:
             problem("HSCQ-202610-0000000F", OCT, "核实超期", T3, 3, D(2026, 10, 5), D(2026, 10, 8), D(2026, 10, 12)),
             problem("NEBF-202608-00000010", "2026-08", "纳而不扶", T1, 4, D(2026, 8, 31), D(2026, 9, 9),
                     D(2026, 9, 15)),
-            SpotCheckDraw(period="2026-09", household_id=hid(T1, 1), township_code=T1, seed=1, position=1, drawn_at=now),
-            SpotCheckDraw(period="2026-09", household_id=hid(T1, 2), township_code=T1, seed=1, position=2, drawn_at=now),
-            SpotCheckDraw(period="2026-09", household_id=hid(T2, 1), township_code=T2, seed=1, position=1, drawn_at=now),
-            SpotCheckDraw(period=OCT, household_id=hid(T1, 3), township_code=T1, seed=1, position=1, drawn_at=now),
-            SpotCheckDraw(period=OCT, household_id=hid(T2, 2), township_code=T2, seed=1, position=1, drawn_at=now),
-            SpotCheckDraw(period=OCT, household_id=hid(T3, 1), township_code=T3, seed=1, position=1, drawn_at=now),
+            # each month's draw is made and dated at its start; October's calls belong to October's draw
+            SpotCheckDraw(period="2026-09", household_id=hid(T1, 3), township_code=T1, seed=1, position=1,
+                          drawn_at=dt.datetime(2026, 9, 1)),
+            SpotCheckDraw(period="2026-09", household_id=hid(T2, 2), township_code=T2, seed=1, position=1,
+                          drawn_at=dt.datetime(2026, 9, 1)),
+            SpotCheckDraw(period="2026-09", household_id=hid(T3, 1), township_code=T3, seed=1, position=1,
+                          drawn_at=dt.datetime(2026, 9, 1)),
+            SpotCheckDraw(period=OCT, household_id=hid(T1, 1), township_code=T1, seed=1, position=1,
+                          drawn_at=dt.datetime(2026, 10, 1)),
+            SpotCheckDraw(period=OCT, household_id=hid(T1, 2), township_code=T1, seed=1, position=2,
+                          drawn_at=dt.datetime(2026, 10, 1)),
+            SpotCheckDraw(period=OCT, household_id=hid(T2, 1), township_code=T2, seed=1, position=1,
+                          drawn_at=dt.datetime(2026, 10, 1)),
             QuarantinedRow(period=OCT, feed="inspections", source_row=9, reasons="排查日期：日期无效",
                            raw={"户编号": hid(T1, 8), "排查日期": "2026-13-01", "排查人": "信息员甲", "排查结果": "无风险"}),
             QuarantinedRow(period=OCT, feed="verifications", source_row=9, reasons="户编号：不存在",
@@ -214,9 +223,16 @@ def test_weekly_figures_match_the_rows(county):
     # pushes of 10-01 (verify by 10-16): T1 one on time, one late (in the week); T2 none valid
     assert (t1["pushed"], t1["verified"], t1["verified_week"], t1["overdue"], t1["pending"]) == (2, 2, 1, 0, 0)
     assert (t2["pushed"], t2["verified"], t2["overdue"]) == (2, 0, 2)
-    # spot checks of the September draw called by 10-25
-    assert (t1["spot_to_call"], t1["spot_called"], t1["spot_passed"]) == (2, 2, 1)
-    assert (t2["spot_to_call"], t2["spot_called"]) == (1, 1)
+    # spot checks of October's draw (made 10-01) called by 10-25, one of them during the week
+    assert (t1["spot_to_call"], t1["spot_called"], t1["spot_passed"], t1["spot_called_week"]) == (2, 2, 1, 1)
+    assert (t2["spot_to_call"], t2["spot_called"], t2["spot_called_week"]) == (1, 1, 0)
+    # problems in their state at the week's end (10-25), only those notified by then:
+    # September's A (deadline 10-09) is 黄; October's C (notified 10-20, deadline 10-23) turned 黄 this week
+    assert (t1["open_yellow"], t1["open_red"], t1["yellow_week"]) == (2, 0, 1)
+    assert [p["problem_id"] for p in ctx["turned_yellow"]] == ["DHCC-202610-0000000C"]
+    assert ctx["total"]["open_blue"] + ctx["total"]["open_yellow"] + ctx["total"]["open_red"] == 2
+    # no weekly drop was ingested for the week: reported, not a failure
+    assert not ctx["delivery"]["delivered"] and ctx["delivery"]["folder"] == "weekly/2026-W43/"
     assert ctx["total"]["inspected_week"] == 4 and ctx["total"]["covered"] == 6
     assert ctx["total"]["coverage"] == pytest.approx(6 / 22)
 
@@ -314,13 +330,17 @@ def test_problem_lists_and_colours(county):
     assert len(ctx["escalation_rules"]) == 3 and any("红单" in r for r in ctx["escalation_rules"])
 
 
-def test_fallback_colours_agree_with_the_problems_module(county):
-    """The fallback used when fangpin.problems is absent gives the same colours as that module."""
+def test_report_problem_list_is_the_problems_modules_state(county):
+    """Reports hold no colour logic: the bulletin's list is fangpin.problems' state on the bulletin date."""
+    from fangpin import problems as P
+
     month = Month.parse(OCT)
     issued = C.bulletin_date(month)
-    ours = C._stored_problem_list(county, month, issued).set_index("problem_id")[["status", "colour"]]
-    theirs = C.problem_list(county, month, issued).set_index("problem_id")[["status", "colour"]]
-    assert ours.sort_index().to_dict() == theirs.sort_index().to_dict()
+    ours = C.problem_list(county, month, issued).set_index("problem_id")
+    theirs = P.problem_list(county, OCT, as_of=issued).set_index("problem_id")
+    assert ours["colour"].to_dict() == theirs["colour"].to_dict()
+    assert ours["state"].to_dict() == theirs["state"].to_dict()
+    assert not hasattr(C, "colour_problems") and not hasattr(C, "_stored_problem_list")
 
 
 def test_ranking_uses_the_documented_score(county):

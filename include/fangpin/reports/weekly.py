@@ -1,10 +1,15 @@
-"""周统计 — weekly statistics of the townships' daily screening, verification and spot checks,
-plus the village drawn at random for the county's point-to-point check (点对点调度)."""
+"""周统计 — weekly statistics of the townships' work in ONE Monday–Sunday week: inspections,
+verifications, spot-check calls and rectifications dated in the week (from every monthly and
+weekly delivery, fangpin.feedback.read_feedback), the problems that turned 黄 during the week,
+and the problems open at the week's end with the deadlines known then (a bulletin issued after
+the week never shows); plus the week's delivery status (a missing weekly folder is reported) and
+the village drawn at random for the county's point-to-point check (点对点调度)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import logging
 
 import numpy as np
@@ -18,7 +23,9 @@ from fangpin.params import param
 from fangpin.periods import Month, Week
 from fangpin.reports import common as C
 from fangpin.store.db import periods_loaded
-from fangpin.store.models import FEED_TABLES, Problem, SpotCheckDraw, WeeklyVillageDraw
+from fangpin import feeds as F
+from fangpin.feedback import FEEDBACK_FEEDS, read_feedback
+from fangpin.store.models import SpotCheckDraw, ValidationRun, WeeklyVillageDraw
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +45,17 @@ def ascii_name(period: str | Week) -> str:
 # ---- the point-to-point village draw ---------------------------------------------------------
 
 def default_seed(week: Week) -> int:
-    """The seed used when none is given: the week's Monday as a number (2026-11-02 -> 20261102)."""
-    return int(week.monday.strftime("%Y%m%d"))
+    """The seed used when none is given: HMAC-SHA256 of the week keyed by the draw secret
+    (fangpin.config.draw_secret), a non-negative 31-bit integer: villages cannot predict it."""
+    from fangpin.config import draw_secret
+
+    digest = hmac.new(draw_secret().encode(), f"village|{week}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") % 2**31
+
+
+def issued_on(week: Week) -> dt.date:
+    """The 周统计 of a week is issued (and its village drawn) on the following Monday."""
+    return week.end + dt.timedelta(days=1)
 
 
 def pick_village(village_codes: list[str], week: Week, seed: int) -> str:
@@ -65,7 +81,7 @@ def draw_village(eng: Engine, week: Week, village_codes: list[str], seed: int | 
                 "stored_before": True}
     seed = default_seed(week) if seed is None else int(seed)
     code = pick_village(village_codes, week, seed)
-    drawn_at = dt.datetime.now().replace(microsecond=0)
+    drawn_at = dt.datetime.combine(issued_on(week), dt.time())  # the run's day, never the machine clock
     with Session(eng) as s, s.begin():
         s.add(WeeklyVillageDraw(week=str(week), village_code=code, seed=seed, drawn_at=drawn_at))
     log.info("week %s: village %s drawn for the point-to-point check (seed %d)", week, code, seed)
@@ -81,13 +97,8 @@ def registry_month(eng: Engine, week: Week) -> Month:
 
 
 def inspections_between(eng: Engine, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """Inspection rows dated between two dates, from every delivery that may hold them."""
-    t = FEED_TABLES["inspections"]
-    periods = C.months_between(first, last)
-    df = C.query(eng, select(t.c.household_id, t.c.inspect_date, t.c.result).where(and_(
-        t.c.period.in_(periods), t.c.inspect_date >= first, t.c.inspect_date <= last)))
-    df["inspect_date"] = C.to_dates(df["inspect_date"])
-    return df
+    """Inspection rows dated between two dates, from every monthly and weekly delivery."""
+    return read_feedback(eng, "inspections", first, last, ["household_id", "inspect_date", "result"])
 
 
 def inspection_figures(hh: pd.DataFrame, week: Week, since: pd.DataFrame, in_week: pd.DataFrame) -> pd.DataFrame:
@@ -108,25 +119,70 @@ def inspection_figures(hh: pd.DataFrame, week: Week, since: pd.DataFrame, in_wee
     return out
 
 
-def spot_progress(eng: Engine, month: Month, week: Week, hh: pd.DataFrame) -> pd.DataFrame:
-    """Per township: spot_to_call (the previous month's draw, called during `month`), spot_called
-    (a result dated up to the week's end), spot_passed."""
+def spot_progress(eng: Engine, week: Week) -> pd.DataFrame:
+    """Per township: the phone spot-check of the week's month (calls of month M belong to M's
+    draw, made at its start): spot_to_call (drawn), spot_called (drawn households with a call dated
+    from the draw to the week's end), spot_called_week (called during the week), spot_passed."""
+    month = week.month
     t = SpotCheckDraw.__table__
-    prev = str(month.shift(-1))
-    draws = C.query(eng, select(t.c.household_id, t.c.township_code).where(t.c.period == prev))
-    r = FEED_TABLES["spot_check_results"]
-    res = C.query(eng, select(r.c.household_id, r.c.answered, r.c.consistent, r.c.assisted, r.c.check_date)
-                  .where(and_(r.c.period == str(month), r.c.check_date <= week.end)))
-    res = res[res["household_id"].isin(draws["household_id"])].sort_values("check_date") \
-        .drop_duplicates("household_id", keep="last").merge(draws, on="household_id")
+    draws = C.query(eng, select(t.c.household_id, t.c.township_code, t.c.drawn_at).where(t.c.period == str(month)))
+    first = max(month.start, pd.Timestamp(draws["drawn_at"].min()).date()) if len(draws) else month.start
+    res = read_feedback(eng, "spot_check_results", first, week.end,
+                        ["household_id", "answered", "consistent", "assisted", "check_date"])
+    res = res[res["household_id"].isin(draws["household_id"])]
+    in_week = res[res["check_date"] >= pd.Timestamp(week.start)].drop_duplicates("household_id") \
+        .merge(draws, on="household_id")
+    res = res.sort_values("check_date").drop_duplicates("household_id", keep="last").merge(draws, on="household_id")
     res["passed"] = (res[["answered", "consistent", "assisted"]] == "是").all(axis=1)
     out = pd.DataFrame({
         "spot_to_call": draws.groupby("township_code").size(),
         "spot_called": res.groupby("township_code").size(),
+        "spot_called_week": in_week.groupby("township_code").size(),
         "spot_passed": res.groupby("township_code")["passed"].sum(),
     }).fillna(0).astype("int64")
     out["spot_progress"] = C.ratio(out["spot_called"], out["spot_to_call"])
     return out
+
+
+def problem_states(eng: Engine, week: Week) -> pd.DataFrame:
+    """Problems notified by the week's end, in their state on that day (fangpin.problems.states):
+    the deadlines shown are those in force then, never one set by a later bulletin."""
+    from fangpin import problems as P
+
+    df = P.read_problems(eng)
+    df = df[df["notified_on"].map(lambda d: d <= week.end).astype(bool)]
+    return P.states(df, week.end)
+
+
+def rectification_figures(eng: Engine, week: Week, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per township: rectified_week, rectified_week_late; the week's rectification rows with the
+    problem's township and state). Rows naming no notified problem are counted under no township."""
+    rect = read_feedback(eng, "rectifications", week.start, week.end, ["problem_id", "rectify_date", "description"])
+    rect = rect.assign(problem_id=rect["problem_id"].astype(str).str.strip().str.upper())
+    rows = rect.merge(known[["problem_id", "township_code", "closed_on", "on_time", "state"]], on="problem_id",
+                      how="inner")
+    closing = rows[rows["rectify_date"].dt.date == rows["closed_on"]]
+    out = pd.DataFrame({
+        "rectified_week": closing.groupby("township_code").size(),
+        "rectified_week_late": closing[closing["on_time"] == "否"].groupby("township_code").size(),
+    }).fillna(0).astype("int64")
+    return out, rows
+
+
+def delivery_status(eng: Engine, week: Week) -> dict:
+    """The week's feedback drop as validated (validation_runs of delivery YYYY-Www): delivered or not,
+    and per feed its status and row counts."""
+    t = ValidationRun.__table__
+    runs = C.query(eng, select(t.c.feed, t.c.status, t.c.rows_total, t.c.rows_accepted, t.c.rows_quarantined,
+                               t.c.message).where(t.c.period == str(week), t.c.is_current.is_(True)))
+    labels = {n: F.FEEDS[n].label for n in FEEDBACK_FEEDS}
+    feeds = [{"feed": labels[n], **(runs[runs["feed"] == n].iloc[0].drop("feed").to_dict()
+                                    if (runs["feed"] == n).any() else
+                                    {"status": "未提供", "rows_total": 0, "rows_accepted": 0, "rows_quarantined": 0,
+                                     "message": None})} for n in FEEDBACK_FEEDS]
+    delivered = bool(len(runs)) and bool((runs["status"] != "未提供").any())
+    return {"delivered": delivered, "folder": f"weekly/{week}/", "feeds": [{k: C.clean(v) for k, v in f.items()}
+                                                                          for f in feeds]}
 
 
 def verification_week(status: pd.DataFrame, week: Week) -> pd.DataFrame:
@@ -136,14 +192,13 @@ def verification_week(status: pd.DataFrame, week: Week) -> pd.DataFrame:
     return out
 
 
-def open_problems(eng: Engine, as_of: dt.date) -> pd.DataFrame:
-    t = Problem.__table__
-    df = C.query(eng, select(t.c.problem_id, t.c.problem_type, t.c.township_code, t.c.village_code,
-                             t.c.household_id, t.c.deadline, t.c.closed_on, t.c.found_on)
-                 .where(and_(t.c.found_on <= as_of)))
-    for c in ("deadline", "closed_on", "found_on"):
-        df[c] = C.to_dates(df[c])
-    return df[df["closed_on"].isna() | (df["closed_on"] > pd.Timestamp(as_of))].reset_index(drop=True)
+def _problem_rows(frame: pd.DataFrame, hh: pd.DataFrame, towns: pd.Series) -> list[dict]:
+    names = hh.drop_duplicates("household_id").set_index("household_id")["head_name"]
+    return [{"problem_id": r.problem_id, "township": towns.get(r.township_code, r.township_code),
+             "head_name": names.get(r.household_id, "—") if isinstance(r.household_id, str) else "—",
+             "problem_type": r.problem_type, "notified_on": r.notified_on, "deadline": r.deadline,
+             "state": r.state, "closed_on": r.closed_on}
+            for r in frame.sort_values(["township_code", "problem_id"]).itertuples()]
 
 
 def build_context(eng: Engine, period: str | Week, seed: int | None = None) -> dict:
@@ -160,10 +215,26 @@ def build_context(eng: Engine, period: str | Week, seed: int | None = None) -> d
     in_week = since[since["inspect_date"] >= pd.Timestamp(week.start)]
     push_month = Month.of(week.end)
     status = C.verification_status(eng, C.pushes(eng, push_month.start, week.end), week.end)
+    from fangpin import problems as P
+
+    known = problem_states(eng, week)
+    open_now = known[known["state"] != P.STATE_CLOSED]
+    turned = P.turned_yellow(eng, week.start, week.end)
+    rect_fig, rect_rows = rectification_figures(eng, week, known)
+    state_counts = pd.DataFrame({
+        "open_blue": open_now[open_now["state"] == P.STATE_BLUE].groupby("township_code").size(),
+        "open_yellow": open_now[open_now["state"] == P.STATE_YELLOW].groupby("township_code").size(),
+        "open_red": open_now[open_now["state"] == P.STATE_RED].groupby("township_code").size(),
+        "yellow_week": turned.groupby("township_code").size(),
+    }).fillna(0).astype("int64")
     table = pd.DataFrame(index=pd.Index(towns.index, name="township_code"))
     for part in (inspection_figures(hh, week, since, in_week), verification_week(status, week),
-                 spot_progress(eng, month, week, hh)):
+                 spot_progress(eng, week), rect_fig, state_counts):
         table = table.join(part, how="left")
+    for c in ("spot_called_week", "rectified_week", "rectified_week_late", "open_blue", "open_yellow", "open_red",
+              "yellow_week"):
+        if c not in table:
+            table[c] = 0
     rates = ["week_rate", "coverage", "verification_timeliness", "spot_progress"]
     counts = [c for c in table.columns if c not in rates]
     table[counts] = table[counts].fillna(0).astype("int64")
@@ -181,13 +252,12 @@ def build_context(eng: Engine, period: str | Week, seed: int | None = None) -> d
     vids = set(vhh["household_id"])
     names = vhh.set_index("household_id")["head_name"]
     vstatus = status[status["village_code"] == vcode]
-    vprob = open_problems(eng, week.end)
-    vprob = vprob[vprob["village_code"] == vcode]
+    vprob = open_now[open_now["village_code"] == vcode]
     attention = [{"head_name": names.get(r.household_id, "—"), "what": f"疑似风险户核实：{r.v_state}",
                   "due": r.verify_by.date()} for r in vstatus[vstatus["v_state"].isin([C.V_OVERDUE, C.V_PENDING])]
                  .sort_values("verify_by").itertuples()]
     attention += [{"head_name": names.get(r.household_id, "—") if isinstance(r.household_id, str) else "—",
-                   "what": f"问题清单（{r.problem_id}）：{r.problem_type}", "due": r.deadline.date()}
+                   "what": f"问题清单（{r.problem_id}）：{r.problem_type}（{r.state}）", "due": r.deadline}
                   for r in vprob.sort_values("deadline").itertuples()]
     village = {
         "code": vcode, "name": villages.get(vcode, vcode), "township": towns.get(vcode[:9], vcode[:9]),
@@ -212,7 +282,10 @@ def build_context(eng: Engine, period: str | Week, seed: int | None = None) -> d
         "title": f"{s.county}{TITLE}",
         "period": str(week),
         "period_label": f"{week.label}（{week}）",
-        "issued_on": week.end + dt.timedelta(days=1),
+        "issued_on": issued_on(week),
+        "delivery": delivery_status(eng, week),
+        "turned_yellow": _problem_rows(turned, hh, towns),
+        "rectified_rows": int(len(rect_rows)),
         "county": s.county,
         "issuing_office": s.issuing_office,
         "week_start": week.start, "week_end": week.end,
