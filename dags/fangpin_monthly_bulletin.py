@@ -6,9 +6,9 @@ for the month named in the asset event (`extra["period"]`). A manual run takes t
 as the `period` Param (empty: the month before the run's date).
 
 1. **resolve** — the period and folders.
-2. **sample** — the month's phone spot-check draw (30 households per township;
-   `seed` Param optional) → `spot_check.csv`; **write_call_sheet** — one mapped task per drawn
-   township (restricted call sheets).
+2. **sample** — the month's phone spot-check draw, made at the start of the month by
+   `fangpin_monthly_draw`: drawn again with its recorded seed (the same list, dated the draw day),
+   or made now when the month was never drawn (`seed` Param optional) → `spot_check.csv`.
 3. **derive_problems** — problems (问题清单) from verifications, spot-check results (matched to
    the draw just stored) and rectifications, with deadlines and blue/yellow/red escalation.
 4. **build_bulletin** / **send_bulletin** — the 月通报 PDF, emailed to the leaders.
@@ -34,7 +34,7 @@ from fangpin import orchestration as orch
     max_active_runs=1,
     default_args=orch.default_args(),
     params=orch.params("month", seed=Param(None, type=["null", "integer"], title="抽查随机种子 seed",
-                                               description="Seed of the spot-check draw; empty = derived from the period.")),
+                                               description="Seed of the spot-check draw; empty = the recorded draw's, else from the secret.")),
     tags=["fangpin", "monthly", "bulletin"],
     doc_md=__doc__,
 )
@@ -55,17 +55,7 @@ def fangpin_monthly_bulletin():
     def sample(period: str, out_dir: str, seed: int | None) -> dict:
         from fangpin.pipeline import sample_period
 
-        return sample_period(period, out_dir, seed=seed)
-
-    @task
-    def drawn_townships(draw: dict) -> list[str]:
-        return list(draw.get("townships", []))
-
-    @task(map_index_template="{{ township_code }}")
-    def write_call_sheet(township_code: str, period: str, out_dir: str) -> list[str]:
-        from fangpin.pipeline import write_call_sheet as write
-
-        return write(period, township_code, out_dir)
+        return sample_period(period, out_dir, seed=seed, keep_recorded_seed=True)
 
     @task
     def build_bulletin(period: str, out_dir: str) -> str:
@@ -103,8 +93,6 @@ def fangpin_monthly_bulletin():
     drawn = sample(run["period"], run["out_dir"], run["seed"])
     problems = derive_problems(run["period"])
     drawn >> problems  # the month's call results are matched to the draw
-    write_call_sheet.partial(period=run["period"], out_dir=run["out_dir"]).expand(
-        township_code=drawn_townships(drawn))
     pdf = build_bulletin(run["period"], run["out_dir"])
     problems >> pdf
     send_bulletin(run["period"], pdf, run["force"])

@@ -8,10 +8,12 @@ Departments deliver month **M** into `<data_dir>/M/` by the 5th of M+1; this DAG
 2. **ingest** — validate every feed with Great Expectations (quarantine, history, Data Docs)
    and load the accepted rows, replacing the period (`fangpin.pipeline.ingest_summary`).
    Emits the `fangpin_delivery` asset.
-3. **screen** — rules R01–R12 → `screening.csv`; emits the `fangpin_screening` asset with
+3. **screen** — rules R01–R12 → `screening.csv`; the push is dated the day this run does it
+   (its run date, `orch.run_day`; a household already pushed keeps its first date) and is due
+   for verification 15 days later; emits the `fangpin_screening` asset with
    `extra={"period": M}` — the monthly bulletin waits for it.
 4. **suspect_townships**, then **write_push_list** / **send_push_list** — one mapped task
-   per township with suspects:
+   per township with suspects to verify (households already monitored are not pushed):
    the township's xlsx push list, emailed to its contact (never twice unless *force_send*).
 
 Re-running a run replaces the period's rows and files and sends no email twice.
@@ -45,6 +47,7 @@ def fangpin_monthly_ingest():
         run = orch.folders(orch.period_of("month", context), context)
         if not os.path.isdir(run["data_dir"]):
             raise FileNotFoundError(f"delivery folder {run['data_dir']} does not exist (departments deliver by the 5th)")
+        run["run_day"] = orch.run_day(context)
         return run
 
     @task(outlets=[orch.DELIVERY])
@@ -58,17 +61,17 @@ def fangpin_monthly_ingest():
         return summary
 
     @task(outlets=[orch.SCREENING])
-    def screen(period: str, out_dir: str, outlet_events=None) -> dict:
+    def screen(period: str, out_dir: str, run_day: str, outlet_events=None) -> dict:
         from fangpin.pipeline import screen_period
 
-        result = screen_period(period, out_dir)
+        result = screen_period(period, out_dir, pushed_on=run_day)
         outlet_events[orch.SCREENING].extra = {"period": period, "suspected": int(result.get("suspected", 0))}
         return result
 
     @task
     def suspect_townships(screening: dict) -> list[str]:
-        """The townships with at least one suspected household (one push list each)."""
-        return list(screening.get("townships", []))
+        """The townships with at least one suspected household to verify (one push list each)."""
+        return list(screening.get("push_townships", screening.get("townships", [])))
 
     @task(map_index_template="{{ township_code }}")
     def write_push_list(township_code: str, period: str, out_dir: str) -> dict:
@@ -84,7 +87,7 @@ def fangpin_monthly_ingest():
 
     run = resolve()
     ingested = ingest(run["period"], run["data_dir"], run["out_dir"])
-    screened = screen(run["period"], run["out_dir"])
+    screened = screen(run["period"], run["out_dir"], run["run_day"])
     ingested >> screened
     lists = write_push_list.partial(period=run["period"], out_dir=run["out_dir"]).expand(
         township_code=suspect_townships(screened))

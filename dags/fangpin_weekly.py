@@ -5,9 +5,14 @@ Every Monday at 08:00 (Asia/Shanghai) for the previous Monday–Sunday week (the
 interval is that week; a manual run takes the week as the `period` Param, e.g. `2026-W45`
 or any date inside the week).
 
-1. **resolve** — the week and folders (outputs in `<output_dir>/<YYYY-Www>/`).
-2. **build_weekly** — the 周统计 PDF from the monitoring database.
-3. **send_weekly** — emailed to the leaders, once per week unless *force_send*.
+1. **resolve** — the week and folders: the townships' feedback drop `<data_root>/weekly/<YYYY-Www>/`,
+   outputs in `<output_dir>/<YYYY-Www>/`.
+2. **ingest_week** — validates the drop's feedback feeds (inspections, verifications,
+   spot_check_results, rectifications) like the monthly feeds (quarantine with reasons, history)
+   and loads the accepted rows as delivery `YYYY-Www`; a missing folder is reported, not a failure.
+3. **mark_overdue** — rectifications close problems; problems past their deadline turn 黄.
+4. **build_weekly** — the 周统计 PDF: the week's own work and the problems that turned 黄.
+5. **send_weekly** — emailed to the leaders, once per week unless *force_send*.
 
 Failures email the platform team.
 """
@@ -33,7 +38,23 @@ from fangpin import orchestration as orch
 def fangpin_weekly():
     @task(multiple_outputs=True)
     def resolve(**context) -> dict:
-        return orch.folders(orch.period_of("week", context), context)
+        week = orch.period_of("week", context)
+        return orch.folders(week, context, delivery=f"weekly/{week}")
+
+    @task
+    def ingest_week(period: str, data_dir: str, out_dir: str) -> dict:
+        from fangpin.pipeline import ingest_week as ingest
+
+        summary = ingest(period, data_dir, out_dir)
+        if not summary.get("delivered"):
+            print(f"no township feedback delivered for {period}: {data_dir} does not exist")
+        return summary
+
+    @task
+    def mark_overdue(period: str) -> dict:
+        from fangpin.pipeline import weekly_feedback
+
+        return weekly_feedback(period)
 
     @task
     def build_weekly(period: str, out_dir: str) -> str:
@@ -48,7 +69,11 @@ def fangpin_weekly():
         return send_report("weekly", period, pdf, force=force)
 
     run = resolve()
-    send_weekly(run["period"], build_weekly(run["period"], run["out_dir"]), run["force"])
+    ingested = ingest_week(run["period"], run["data_dir"], run["out_dir"])
+    marked = mark_overdue(run["period"])
+    pdf = build_weekly(run["period"], run["out_dir"])
+    ingested >> marked >> pdf
+    send_weekly(run["period"], pdf, run["force"])
 
 
 fangpin_weekly()

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "dags"
 SH = ZoneInfo("Asia/Shanghai")
 EXPECTED = {"fangpin_monthly_ingest", "fangpin_monthly_bulletin", "fangpin_weekly", "fangpin_quarterly",
-            "fangpin_province_monthly"}
+            "fangpin_province_monthly", "fangpin_monthly_draw"}
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_mapped_tasks_are_per_township(bag):
     mapped = {(d, t.task_id) for d in EXPECTED for t in bag.dags[d].tasks
               if t.__class__.__name__ in ("MappedOperator", "DecoratedMappedOperator")}
     assert {("fangpin_monthly_ingest", "write_push_list"), ("fangpin_monthly_ingest", "send_push_list"),
-            ("fangpin_monthly_bulletin", "write_call_sheet"),
+            ("fangpin_monthly_draw", "write_call_sheet"),
             ("fangpin_monthly_bulletin", "write_township_problems"),
             ("fangpin_monthly_bulletin", "send_township_problems")} <= mapped
 
@@ -140,6 +140,38 @@ def test_weekly_monday_run_reports_the_previous_week(bag):
     assert info.run_after.in_timezone("Asia/Shanghai").isoformat().startswith("2026-11-16T08:00")
     week = Week.parse(period)
     assert period == "2026-W46" and (week.start, week.end) == (dt.date(2026, 11, 9), dt.date(2026, 11, 15))
+
+
+@pytest.mark.parametrize("month", ["2026-10", "2027-01"])
+def test_draw_runs_at_the_start_of_its_month_on_the_draw_day(bag, month):
+    """The spot-check draw of month M runs on day sample.draw_day of M (07:00) and works on M itself
+    (not the previous month); the draw is dated that same day."""
+    from fangpin import orchestration as orch
+    from fangpin.periods import Month
+    from fangpin.sample import draw_date
+
+    m = Month.parse(month)
+    info = _next_run(bag, "fangpin_monthly_draw", dt.datetime.combine(m.shift(-1).end, dt.time(8), tzinfo=SH))
+    run_after = info.run_after.in_timezone("Asia/Shanghai")
+    assert run_after.date() == draw_date(m) and run_after.hour == 7
+    ctx = {"params": {"period": None}, "data_interval_start": info.data_interval.start,
+           "data_interval_end": info.data_interval.end, "logical_date": info.logical_date}
+    assert orch.current_month(ctx) == month
+    assert orch.run_date("draw", month) == info.run_after
+    assert orch.current_month({**ctx, "params": {"period": "2026-08"}}) == "2026-08"
+
+
+def test_run_day_is_the_runs_own_date_in_shanghai():
+    """The push date comes from the run (its run_after, else logical date), never the wall clock."""
+    from fangpin import orchestration as orch
+
+    class Run:
+        run_after = dt.datetime(2026, 11, 5, 23, 30, tzinfo=dt.timezone.utc)  # the 6th in Shanghai
+
+    assert orch.run_day({"dag_run": Run()}) == "2026-11-06"
+    assert orch.run_day({"logical_date": dt.datetime(2026, 11, 8, 6, 0, tzinfo=SH)}) == "2026-11-08"
+    with pytest.raises(ValueError):
+        orch.run_day({})
 
 
 def test_quarterly_run_reports_the_previous_quarter(bag):

@@ -47,6 +47,8 @@ BULLETIN = Asset(uri="x-fangpin://monitoring/bulletin", name="fangpin_bulletin",
 MONTHLY_INGEST = dict(cron="0 6 6 * *", interval=relativedelta(months=1))    # 06:00 on the 6th
 WEEKLY = dict(cron="0 8 * * 1", interval=relativedelta(days=7))              # Monday 08:00
 QUARTERLY = dict(cron="0 9 10 1,4,7,10 *", interval=relativedelta(months=3))  # 10th after a quarter
+# The spot-check draw of month M at the start of M (the day must agree with parameter sample.draw_day).
+MONTHLY_DRAW = dict(cron="0 7 1 * *", interval=relativedelta(months=1))       # 07:00 on the 1st
 
 
 def timetable(spec: dict) -> CronTriggerTimetable:
@@ -196,6 +198,29 @@ def period_of(kind: str, context: Mapping[str, Any]) -> str:
     return str(_previous(kind, instant))
 
 
+def run_day(context: Mapping[str, Any]) -> str:
+    """The local (Asia/Shanghai) date of the run, ISO: the day its work is actually done and sent
+    (e.g. the push lists' 推送日期). From the run's run_after (a manual trigger: when triggered),
+    else its data interval's end (a scheduled cron run fires then), else its logical date — the
+    run's schedule, never the wall clock of a re-run (clearing a past run keeps its dates)."""
+    from fangpin.periods import _local_date
+
+    run = context.get("dag_run")
+    for value in (getattr(run, "run_after", None), context.get("data_interval_end"), context.get("logical_date")):
+        if value is not None:
+            return _local_date(value).isoformat()
+    raise ValueError("cannot tell the date of this run")
+
+
+def current_month(context: Mapping[str, Any]) -> str:
+    """The month a start-of-month run works on (the draw): the `period` Param, else the month the
+    run is scheduled in (its data interval's end, or its date)."""
+    chosen = (context.get("params") or {}).get("period")
+    if chosen:
+        return str(Month.parse(chosen))
+    return str(Month.parse(run_day(context)[:7]))
+
+
 def folders(period: str, context: Mapping[str, Any], delivery: str | None = None) -> dict:
     """The run's period with its delivery folder (data root / `delivery` month) and output folder."""
     from fangpin.config import settings
@@ -226,6 +251,9 @@ def run_date(kind: str, period: str) -> dt.datetime:
     if kind == "week":
         monday = Week.parse(period).monday + dt.timedelta(days=7)
         return dt.datetime(monday.year, monday.month, monday.day, 8, 0, tzinfo=tz)
+    if kind == "draw":
+        m = Month.parse(period)
+        return dt.datetime(m.year, m.month, 1, 7, 0, tzinfo=tz)
     q = Quarter.parse(period)
     nxt = q.months[-1].shift(1)
     return dt.datetime(nxt.year, nxt.month, 10, 9, 0, tzinfo=tz)

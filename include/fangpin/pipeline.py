@@ -155,14 +155,14 @@ def derive_problems(period: str, eng=None) -> dict:
     return detail
 
 
-def ingest_week(week: str, data_root: str | Path, out_dir: str | Path | None = None, eng=None) -> dict:
-    """Validates and loads the week's feedback drop <data_root>/weekly/<YYYY-Www>/ (fangpin.weekly);
-    a missing folder is reported (delivered=False), not a failure."""
-    from fangpin.weekly import ingest_week as ingest_, week_folder
+def ingest_week(week: str, data_dir: str | Path, out_dir: str | Path | None = None, eng=None) -> dict:
+    """Validates and loads a week's feedback drop folder, normally <data_root>/weekly/<YYYY-Www>/
+    (fangpin.weekly.week_folder); a missing folder is reported (delivered=False), not a failure."""
+    from fangpin.weekly import ingest_week as ingest_
 
     eng = _engine(eng)
     with recorded("ingest_week", str(week), eng) as detail:
-        result = ingest_(eng, week, week_folder(data_root, week), out_dir=out_dir)
+        result = ingest_(eng, week, Path(data_dir), out_dir=out_dir)
         detail.update(result.summary())
     return detail
 

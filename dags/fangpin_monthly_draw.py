@@ -1,0 +1,67 @@
+"""
+### 电话抽查抽样 — the phone spot-check draw at the start of the month
+
+Runs at 07:00 (Asia/Shanghai) on the 1st of month **M** (parameter `sample.draw_day`) and draws
+**M**'s spot-check list: 30 脱贫户/监测户 per township, from the households delivery known that day,
+with a seed derived from the configured secret (`FANGPIN_DRAW_SECRET`) and the period. The draw is
+dated that day and recorded (seed included) so auditors can reproduce it; townships cannot
+predict it. Calls of month M are matched to this draw; a call dated before it is not.
+
+1. **resolve** — the month (the `period` Param on a manual run, else the month the run is in).
+2. **draw** — `spot_check.csv` in `<output_dir>/M/` and the recorded draw (`seed` Param: an
+   auditor's reproduction; empty = from the secret).
+3. **write_call_sheet** — one mapped task per township: the restricted call sheets.
+
+Re-running gives the same draw. Failures email the platform team.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, task
+
+from fangpin import orchestration as orch
+
+
+@dag(
+    dag_id="fangpin_monthly_draw",
+    schedule=orch.timetable(orch.MONTHLY_DRAW),
+    start_date=orch.START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=orch.default_args(),
+    params=orch.params("month", seed=Param(None, type=["null", "integer"], title="抽查随机种子 seed",
+                                               description="Reproduce a recorded draw; empty = derived from the "
+                                                           "configured secret and the period.")),
+    tags=["fangpin", "monthly", "spot-check"],
+    doc_md=__doc__,
+)
+def fangpin_monthly_draw():
+    @task(multiple_outputs=True)
+    def resolve(**context) -> dict:
+        run = orch.folders(orch.current_month(context), context)
+        run["seed"] = context["params"].get("seed")
+        return run
+
+    @task
+    def draw(period: str, out_dir: str, seed: int | None) -> dict:
+        from fangpin.pipeline import sample_period
+
+        return sample_period(period, out_dir, seed=seed)
+
+    @task
+    def drawn_townships(drawn: dict) -> list[str]:
+        return list(drawn.get("townships", []))
+
+    @task(map_index_template="{{ township_code }}")
+    def write_call_sheet(township_code: str, period: str, out_dir: str) -> list[str]:
+        from fangpin.pipeline import write_call_sheet as write
+
+        return write(period, township_code, out_dir)
+
+    run = resolve()
+    drawn = draw(run["period"], run["out_dir"], run["seed"])
+    write_call_sheet.partial(period=run["period"], out_dir=run["out_dir"]).expand(
+        township_code=drawn_townships(drawn))
+
+
+fangpin_monthly_draw()
