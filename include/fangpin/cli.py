@@ -126,8 +126,9 @@ def cmd_sample(args) -> int:
 
 
 def cmd_problems(args) -> int:
-    """problems.csv of a period: derives the period's problems first (and those of earlier loaded
-    months never derived, in order), so it needs only what is loaded in the database."""
+    """problems.csv of a period. The period's problems are (re-)derived first when its delivery is
+    loaded and no later month has been derived yet (re-deriving a month is a re-run: it replaces
+    that month's problems; an earlier month is never re-derived over later ones)."""
     from fangpin import pipeline
     from fangpin.store import db
 
@@ -136,26 +137,23 @@ def cmd_problems(args) -> int:
         pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
         pipeline.screen_period(args.period, str(args.out), push_lists=False)
         pipeline.sample_period(args.period, str(args.out), keep_recorded_seed=True)
-    for month in _underived_months(eng, args.period):
-        pipeline.derive_problems(month, eng=eng)
+    if _derivable(eng, args.period):
+        pipeline.derive_problems(args.period, eng=eng)
     path = pipeline.write_problems(args.period, args.out, as_of=args.as_of, eng=eng)
     print(f"problems -> {path}")
     return 0
 
 
-def _underived_months(eng, period: str) -> list[str]:
-    """Loaded months up to `period` whose problems were never derived, then `period` itself."""
-    from sqlalchemy import select
+def _derivable(eng, period: str) -> bool:
+    """The period's delivery is loaded and no later month's problems are stored."""
+    from sqlalchemy import func, select
 
     from fangpin.store.db import periods_loaded
-    from fangpin.store.models import PipelineRun
+    from fangpin.store.models import Problem
 
-    t = PipelineRun.__table__
     with eng.connect() as conn:
-        done = {r[0] for r in conn.execute(select(t.c.period).where(t.c.stage == "problems",
-                                                                    t.c.status == "success"))}
-    months = [p for p in periods_loaded(eng) if p < period and p not in done]
-    return months + ([period] if period in periods_loaded(eng) else [])
+        latest = conn.execute(select(func.max(Problem.period))).scalar()
+    return period in periods_loaded(eng) and (latest is None or latest <= period)
 
 
 def cmd_report(args) -> int:
