@@ -313,3 +313,92 @@ def test_generated_calls_are_for_the_households_drawn(sqlite_url, small_county, 
     assert rates["called"].sum() == len(results) - len(unexpected) > 0
     failed = sample.spot_check_problems(eng, "2026-10")
     assert 0 < len(failed) < rates["called"].sum()
+
+
+# ---- the calendar: secret seeds, draw dates, calls before the draw -------------------------
+
+def _with_params(tmp_path, monkeypatch, name: str, value) -> None:
+    """Runs the test with one dated parameter overridden from 2026-01-01."""
+    import datetime as dt
+
+    import yaml
+
+    from fangpin import config
+    from fangpin.params import DEFAULT_FILE
+
+    spec = yaml.safe_load(DEFAULT_FILE.read_text(encoding="utf-8"))
+    spec[name]["values"]["*"][dt.date(2026, 1, 1)] = {"value": value, "reference": "测试用"}
+    f = tmp_path / "params.yaml"
+    f.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("FANGPIN_PARAMS_FILE", str(f))
+    config.reset()
+
+
+def test_seed_comes_from_the_secret_and_the_recorded_seed_reproduces_the_draw(db_url, tmp_path, monkeypatch,
+                                                                              caplog):
+    from fangpin import config
+
+    eng = db.engine(db_url)
+    load(eng, P, make_households({BIG: {"脱贫户": 200}}))
+    monkeypatch.setenv("FANGPIN_DRAW_SECRET", "county-secret-1")
+    config.reset()
+    seed = sample.default_seed(P)
+    assert seed == sample.default_seed(P) and seed != sample.default_seed("2026-11")  # per period
+    assert seed not in (202610, 20261001)                                           # not guessable
+    drawn = sample.run_sample(eng, P, tmp_path / "a")
+    assert set(sample.read_draws(eng, [P])["seed"]) == {seed}
+
+    # a township without the secret cannot compute it; a different secret gives another draw
+    monkeypatch.setenv("FANGPIN_DRAW_SECRET", "someone-else")
+    config.reset()
+    assert sample.default_seed(P) != seed
+    other = sample.run_sample(eng, P, tmp_path / "b")
+    assert set(other["户编号"]) != set(drawn["户编号"])
+    # an auditor reproduces the draw from the recorded seed alone
+    audit = sample.run_sample(eng, P, tmp_path / "c", seed=seed)
+    assert audit["户编号"].tolist() == drawn["户编号"].tolist()
+    # the bulletin keeps the recorded seed of a month already drawn
+    again = sample.run_sample(eng, P, tmp_path / "d", keep_recorded_seed=True)
+    assert again["户编号"].tolist() == drawn["户编号"].tolist()
+
+    # unset: the documented demo secret, with a warning
+    monkeypatch.delenv("FANGPIN_DRAW_SECRET")
+    config.reset()
+    with caplog.at_level("WARNING"):
+        assert sample.default_seed(P) == sample.default_seed(P, secret=config.DEMO_DRAW_SECRET)
+    assert "FANGPIN_DRAW_SECRET" in caplog.text
+
+
+def test_draw_is_dated_its_draw_day_and_calls_before_it_are_not_matched(db_url, tmp_path, monkeypatch):
+    _with_params(tmp_path, monkeypatch, "sample.draw_day", 5)
+    eng = db.engine(db_url)
+    hh = make_households({BIG: {"脱贫户": 40}})
+    load(eng, P, hh)
+    drawn = sample.run_sample(eng, P, tmp_path)
+    assert sample.draw_date(P) == pd.Timestamp("2026-10-05").date()
+    assert set(pd.to_datetime(sample.read_draws(eng, [P])["drawn_at"])) == {pd.Timestamp("2026-10-05")}
+    early, ok = drawn["户编号"].iloc[0], drawn["户编号"].iloc[1]
+    load(eng, P, hh, results_frame([(early, "2026-10-03", "是", "否", "是", "抽取前已打"),
+                                    (ok, "2026-10-06", "是", "否", "是", None)]))
+    probs = sample.spot_check_problems(eng, P)
+    assert probs["household_id"].tolist() == [ok]
+    unexpected = sample.unexpected_results(eng, P)
+    assert unexpected["household_id"].tolist() == [early]
+    assert unexpected["reason"].iloc[0] == sample.BEFORE_DRAW_REASON.format(drawn="2026-10-05")
+    rates = sample.pass_rates(eng, P).set_index("township_code")
+    assert rates.loc[BIG, ["called", "not_drawn_results"]].tolist() == [1, 1]
+
+
+def test_draw_uses_the_households_known_at_the_start_of_the_month(db_url, tmp_path):
+    """November's draw is made on 1 November: October's delivery (ingested on 6 November) is not
+    known yet, September's is; re-running the draw later reproduces it."""
+    eng = db.engine(db_url)
+    sep = make_households({BIG: {"脱贫户": 40}})
+    octo = sep.assign(household_id=sep["household_id"] + "X")  # a different registry
+    load(eng, "2026-09", sep)
+    load(eng, "2026-10", octo)
+    first = sample.run_sample(eng, "2026-11", tmp_path)
+    assert set(first["户编号"]) <= set(sep["household_id"])
+    assert set(sample.read_draws(eng, ["2026-11"])["basis_period"]) == {"2026-09"}
+    load(eng, "2026-11", octo)  # November's delivery arrives later: the draw does not change
+    assert sample.run_sample(eng, "2026-11", tmp_path)["户编号"].tolist() == first["户编号"].tolist()
