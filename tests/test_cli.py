@@ -91,3 +91,25 @@ def test_bad_period_and_missing_folder_are_clear_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["load", "--data", str(tmp_path / "nope"), "--period", "2026-10"])
     assert "not found" in capsys.readouterr().err
+
+
+def test_problems_command_on_a_delivery(sqlite_url, small_county, tmp_path):
+    """`fangpin problems --data` loads, screens, draws and derives, then writes problems.csv as the
+    contract says; its states on the bulletin date are 蓝 (new) or 红 (应纳未纳), none closed."""
+    out = tmp_path / "out"
+    assert cli.main(["problems", "--data", str(small_county), "--period", PERIOD, "--out", str(out)]) == 0
+    raw = (out / "problems.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    df = pd.read_csv(out / "problems.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(df.columns[:10]) == ["问题编号", "乡镇代码", "户编号", "问题类型", "发现日期", "通报日期", "整改期限",
+                                     "状态", "整改日期", "是否按期整改"]
+    assert len(df) > 0 and df["问题编号"].is_unique
+    assert set(df["通报日期"]) == {"2026-11-06"} and set(df["整改期限"]) == {"2026-11-09"}
+    assert set(df["状态"]) <= {"蓝", "红"} and (df.loc[df["问题类型"] == "应纳未纳", "状态"] == "红").all()
+    assert (df["整改日期"] == "").all() and (df["是否按期整改"] == "").all()
+    assert df["乡镇代码"].str.fullmatch(r"\d{9}").all()
+    # a day after the deadline, the blue ones are yellow; re-running gives no duplicates
+    assert cli.main(["problems", "--period", PERIOD, "--out", str(out), "--as-of", "2026-11-10"]) == 0
+    later = pd.read_csv(out / "problems.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert len(later) == len(df) and set(later["状态"]) <= {"黄", "红"}
+    assert sorted(later["问题编号"]) == sorted(df["问题编号"])

@@ -133,15 +133,17 @@ def cmd_problems(args) -> int:
     from fangpin.store import db
 
     eng = db.engine()
+    status = 0
     if args.data:
-        pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+        validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
         pipeline.screen_period(args.period, str(args.out), push_lists=False)
         pipeline.sample_period(args.period, str(args.out), keep_recorded_seed=True)
+        status = _report_rejections(validation)
     if _derivable(eng, args.period):
         pipeline.derive_problems(args.period, eng=eng)
     path = pipeline.write_problems(args.period, args.out, as_of=args.as_of, eng=eng)
     print(f"problems -> {path}")
-    return 0
+    return status
 
 
 def _derivable(eng, period: str) -> bool:
@@ -269,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except PermissionError as exc:
-        print(f"error: cannot write {exc.filename or exc}", file=sys.stderr)
+    except OSError as exc:  # output not writable (permissions, a file where a folder should be, disk full)
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     except Exception as exc:  # database unreachable: one line, never the password
         from sqlalchemy.exc import DBAPIError
