@@ -55,7 +55,7 @@ def fangpin_monthly_bulletin():
     def sample(period: str, out_dir: str, seed: int | None) -> dict:
         from fangpin.pipeline import sample_period
 
-        return sample_period(period, out_dir, seed=seed, keep_recorded_seed=True)
+        return sample_period(period, out_dir, seed=seed, keep_recorded=True)
 
     @task
     def build_bulletin(period: str, out_dir: str) -> str:

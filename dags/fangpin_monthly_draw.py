@@ -2,7 +2,7 @@
 ### 电话抽查抽样 — the phone spot-check draw at the start of the month
 
 Runs at 07:00 (Asia/Shanghai) on the 1st of month **M** (parameter `sample.draw_day`) and draws
-**M**'s spot-check list: 30 脱贫户/监测户 per township, from the households delivery known that day,
+**M**'s spot-check list: 30 脱贫户/监测户 per township, from the latest households delivery loaded,
 with a seed derived from the configured secret (`FANGPIN_DRAW_SECRET`) and the period. The draw is
 dated that day and recorded (seed included) so auditors can reproduce it; townships cannot
 predict it. Calls of month M are matched to this draw; a call dated before it is not.
@@ -12,7 +12,8 @@ predict it. Calls of month M are matched to this draw; a call dated before it is
    auditor's reproduction; empty = from the secret).
 3. **write_call_sheet** — one mapped task per township: the restricted call sheets.
 
-Re-running gives the same draw. Failures email the platform team.
+Re-running gives the same draw (the recorded seed and households delivery are kept; a `seed`
+Param draws again with that seed). Failures email the platform team.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def fangpin_monthly_draw():
     def draw(period: str, out_dir: str, seed: int | None) -> dict:
         from fangpin.pipeline import sample_period
 
-        return sample_period(period, out_dir, seed=seed)
+        return sample_period(period, out_dir, seed=seed, keep_recorded=True)
 
     @task
     def drawn_townships(drawn: dict) -> list[str]:

@@ -358,7 +358,7 @@ def test_seed_comes_from_the_secret_and_the_recorded_seed_reproduces_the_draw(db
     audit = sample.run_sample(eng, P, tmp_path / "c", seed=seed)
     assert audit["户编号"].tolist() == drawn["户编号"].tolist()
     # the bulletin keeps the recorded seed of a month already drawn
-    again = sample.run_sample(eng, P, tmp_path / "d", keep_recorded_seed=True)
+    again = sample.run_sample(eng, P, tmp_path / "d", keep_recorded=True)
     assert again["户编号"].tolist() == drawn["户编号"].tolist()
 
     # unset: the documented demo secret, with a warning
@@ -389,16 +389,21 @@ def test_draw_is_dated_its_draw_day_and_calls_before_it_are_not_matched(db_url, 
     assert rates.loc[BIG, ["called", "not_drawn_results"]].tolist() == [1, 1]
 
 
-def test_draw_uses_the_households_known_at_the_start_of_the_month(db_url, tmp_path):
-    """November's draw is made on 1 November: October's delivery (ingested on 6 November) is not
-    known yet, September's is; re-running the draw later reproduces it."""
+def test_draw_uses_the_latest_delivery_loaded_and_re_runs_keep_it(db_url, tmp_path):
+    """November's draw is made on 1 November, before November's delivery exists: it draws from the
+    latest delivery loaded (October's) and records it; re-drawing with keep_recorded once November
+    is loaded gives the same list. `fangpin sample` on a loaded month draws from that month."""
     eng = db.engine(db_url)
     sep = make_households({BIG: {"脱贫户": 40}})
-    octo = sep.assign(household_id=sep["household_id"] + "X")  # a different registry
+    octo = sep.assign(household_id=sep["household_id"] + "X")  # another registry
+    nov = sep.assign(household_id=sep["household_id"] + "Y")
     load(eng, "2026-09", sep)
     load(eng, "2026-10", octo)
     first = sample.run_sample(eng, "2026-11", tmp_path)
-    assert set(first["户编号"]) <= set(sep["household_id"])
-    assert set(sample.read_draws(eng, ["2026-11"])["basis_period"]) == {"2026-09"}
-    load(eng, "2026-11", octo)  # November's delivery arrives later: the draw does not change
-    assert sample.run_sample(eng, "2026-11", tmp_path)["户编号"].tolist() == first["户编号"].tolist()
+    assert set(first["户编号"]) <= set(octo["household_id"])
+    assert set(sample.read_draws(eng, ["2026-11"])["basis_period"]) == {"2026-10"}
+    load(eng, "2026-11", nov)  # November's delivery arrives later: the recorded draw does not change
+    again = sample.run_sample(eng, "2026-11", tmp_path, keep_recorded=True)
+    assert again["户编号"].tolist() == first["户编号"].tolist()
+    own = sample.run_sample(eng, "2026-11", tmp_path)
+    assert set(own["户编号"]) <= set(nov["household_id"])

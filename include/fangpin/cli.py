@@ -137,7 +137,7 @@ def cmd_problems(args) -> int:
     if args.data:
         validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
         pipeline.screen_period(args.period, str(args.out), push_lists=False)
-        pipeline.sample_period(args.period, str(args.out), keep_recorded_seed=True)
+        pipeline.sample_period(args.period, str(args.out), keep_recorded=True)
         status = _report_rejections(validation)
     if _derivable(eng, args.period):
         pipeline.derive_problems(args.period, eng=eng)

@@ -194,14 +194,14 @@ def write_problems(period: str, out_dir: str | Path, as_of: dt.date | str | None
 
 
 def sample_period(period: str, out_dir: str, seed: int | None = None, call_sheets: bool = False, eng=None,
-                  keep_recorded_seed: bool = False) -> dict:
+                  keep_recorded: bool = False) -> dict:
     """The month's spot-check draw, dated sample.draw_day of the month (fangpin.sample.run_sample).
-    keep_recorded_seed: a month already drawn is drawn again with its recorded seed (the bulletin)."""
+    keep_recorded: a month already drawn is drawn again with its recorded seed (the bulletin)."""
     from fangpin import sample
 
     eng = _engine(eng)
     with recorded("sample", period, eng) as detail:
-        drawn = sample.run_sample(eng, str(period), Path(out_dir), seed=seed, keep_recorded_seed=keep_recorded_seed)
+        drawn = sample.run_sample(eng, str(period), Path(out_dir), seed=seed, keep_recorded=keep_recorded)
         if call_sheets:
             from fangpin.callsheets import write_call_sheets
 

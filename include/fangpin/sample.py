@@ -8,7 +8,7 @@ households that were never drawn (`unexpected_results`) and per-township pass ra
 (`pass_rates`) for the monthly bulletin's ranking.
 
 The calendar (data contract section 4): the draw for month M is made and dated at the start of M
-(day `sample.draw_day`, `draw_date`), from the households delivery known that day (`draw_basis`),
+(day `sample.draw_day`, `draw_date`), from the latest households delivery loaded (`draw_basis`),
 with a seed derived from the configured secret (settings().draw_secret, FANGPIN_DRAW_SECRET) and
 the period (`default_seed`): auditors reproduce a draw from the seed recorded in
 spot_check_draws and spot_check.csv (随机种子); townships cannot predict it without the secret.
@@ -86,19 +86,22 @@ def draw_date(period: str | Month) -> dt.date:
 
 
 def draw_basis(eng: Engine, period: str | Month) -> str:
-    """The households delivery the draw of `period` is made from: the latest one loaded whose
-    scheduled ingest (screening.push_day of the month after it) is not after the draw date (what
-    is known at the start of the month); when none is, the period's own delivery, or the latest
-    one loaded before it (a first month, or the CLI on a fresh database)."""
-    from fangpin.screen import push_dates
-
+    """The households delivery a draw of `period` is made from: the period's own delivery when it
+    is loaded (`fangpin sample --data`), else the latest one loaded before it — at the start of
+    the month (the draw DAG) that is what is known then, as the month's own delivery arrives only
+    after it ends. The delivery used is recorded with the draw (basis_period)."""
     m = Month.parse(str(period))
-    on = draw_date(m)
     loaded = [p for p in periods_loaded(eng) if p <= str(m)]
-    known = [p for p in loaded if push_dates(p)[0] <= on]
-    if known:
-        return known[-1]
     return loaded[-1] if loaded else str(m)
+
+
+def recorded_draw(eng: Engine, period: str | Month) -> tuple[int, str | None] | None:
+    """(seed, basis_period) of the period's recorded draw; None when it was never drawn."""
+    t = SpotCheckDraw.__table__
+    with eng.connect() as conn:
+        row = conn.execute(select(t.c.seed, t.c.basis_period)
+                           .where(t.c.period == str(Month.parse(str(period)))).limit(1)).first()
+    return (int(row[0]), row[1]) if row else None
 
 
 def household_keys(seed: int, period: str, household_ids) -> np.ndarray:
@@ -155,13 +158,6 @@ def recent_households(eng: Engine, period: str | Month, count: int) -> set[str]:
     return set(read_draws(eng, before)["household_id"]) if before else set()
 
 
-def recorded_seed(eng: Engine, period: str | Month) -> int | None:
-    """The seed of the period's recorded draw (None when not drawn yet)."""
-    t = SpotCheckDraw.__table__
-    with eng.connect() as conn:
-        return conn.execute(select(t.c.seed).where(t.c.period == str(Month.parse(str(period)))).limit(1)).scalar()
-
-
 def store_draw(eng: Engine, period: str, seed: int, drawn: pd.DataFrame, drawn_on: dt.date | None = None,
                basis: str | None = None) -> int:
     """Replaces the period's recorded draw by `drawn` (one transaction; re-runs never duplicate),
@@ -186,24 +182,26 @@ def spot_check_frame(drawn: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 
 def run_sample(eng: Engine, period: str, out_dir: Path, seed: int | None = None,
-               keep_recorded_seed: bool = False) -> pd.DataFrame:
+               keep_recorded: bool = False) -> pd.DataFrame:
     """Draws the period's spot-check, records it (replacing a previous draw of the period), dated
     draw_date(period), and writes out_dir/spot_check.csv (UTF-8 with BOM). Returns the CSV's frame.
 
-    seed: given (an auditor reproducing a draw) or default_seed(period) from the secret; with
-    keep_recorded_seed, a period already drawn keeps its recorded seed (the bulletin re-draws the
-    month's list exactly as it was made at the start of the month)."""
+    seed: given (an auditor reproducing a draw) or default_seed(period) from the secret. With
+    keep_recorded, a period already drawn is drawn again with its recorded seed (unless one is
+    given) from its recorded households delivery: the same list as made at the start of the month
+    (the bulletin, a re-run of the draw DAG)."""
     month = Month.parse(str(period))
     period = str(month)
-    if seed is None and keep_recorded_seed:
-        seed = recorded_seed(eng, month)
+    recorded = recorded_draw(eng, month) if keep_recorded else None
+    if seed is None and recorded is not None:
+        seed = recorded[0]
     seed = default_seed(month) if seed is None else int(seed)
     if not -_INT4 <= seed < _INT4:
         raise ValueError(f"seed must fit in a 32-bit integer, got {seed}")
     per_township = int(param("sample.per_township", on=month.end))
     exclusion = int(param("sample.exclusion_periods", on=month.end))
 
-    basis = draw_basis(eng, month)
+    basis = recorded[1] if recorded is not None and recorded[1] else draw_basis(eng, month)
     households = read_feed(eng, "households", basis)
     if households.empty:
         log.warning("no accepted households loaded for %s: the draw is empty", basis)
