@@ -72,6 +72,8 @@ def test_xlsx_call_sheets(db_url, drawn, tmp_path):
         ws = wb.active
         assert name in ws["A1"].value
         assert ws["A2"].value.startswith("内部资料 严格保密")
+        # dated the draw day at the start of the month, never the day the sheet is printed
+        assert f"抽取日期：{P}-01" in ws["A3"].value and f"随机种子：{sample.default_seed(P)}" in ws["A3"].value
         assert "内部资料 严格保密" in ws.oddHeader.center.text and "restricted" in wb.properties.keywords
         assert [c.value for c in ws[4]] == callsheets.HEADERS
         assert ws.freeze_panes == "A5" and ws.print_title_rows == "$4:$4"
