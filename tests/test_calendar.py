@@ -167,6 +167,8 @@ def test_a_year_of_escalation_on_one_database(october, tmp_path):
     assert set(new["state"]) == {"蓝"} and set(new["notified_on"]) == {dt.date(2026, 12, 6)}
     assert old.loc["M1", "state"] == "红" and old.loc["M1", "red_on"] == dt.date(2026, 12, 6)
     assert old.loc["M1", "deadline"] == dt.date(2026, 12, 9) and old.loc["M1", "notified_on"] == dt.date(2026, 11, 6)
+    # it missed the deadline its bulletin set: overdue (for the rectification rate), whatever the new one
+    assert old.loc["M1", "first_deadline"] == dt.date(2026, 11, 9) and old.loc["M1", "status"] == "逾期未整改"
     # re-running a past date reproduces it: October's list as of 15 November is unchanged
     again = P.problem_list(eng, OCT, as_of=dt.date(2026, 11, 15)).set_index("household_id")
     assert again[["state", "deadline", "on_time"]].equals(week_end[["state", "deadline", "on_time"]])

@@ -67,8 +67,9 @@ ESCALATION = {
 
 COLUMNS = ["problem_id", "period", "problem_type", "township_code", "village_code", "household_id", "detail",
            "found_on", "deadline", "closed_on", "closing_note", "notified_on", "yellow_on", "red_on"]
-# deadline: the deadline in force on the list's date; state: 蓝|黄|红|已销号; on_time: 是|否|None
-LIST_COLUMNS = COLUMNS + ["status", "colour", "is_new", "state", "on_time"]
+# deadline: the deadline in force on the list's date; first_deadline: 通报日期 + rectification days;
+# state: 蓝|黄|红|已销号; on_time: 是|否|None
+LIST_COLUMNS = COLUMNS + ["status", "colour", "is_new", "state", "on_time", "first_deadline"]
 _DATE_COLS = ("found_on", "deadline", "closed_on", "notified_on", "yellow_on", "red_on")
 # problems.csv (data contract section 3)
 CSV_NAME = "problems.csv"
@@ -280,8 +281,9 @@ def _state(period: str, problem_type: str, notified_on: dt.date, closed_on: dt.d
 
 def states(problems: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """`problems` (read_problems rows) with their state on `as_of`: state (蓝|黄|红|已销号), deadline
-    (in force that day), on_time (是|否 once closed, else None), red_since, status
-    (未整改|逾期未整改|已整改) and colour (蓝单|黄单|红单, "" when closed)."""
+    (in force that day), first_deadline (通报日期 + rectification days), on_time (是|否 once closed,
+    else None), red_since, status (未整改 | 逾期未整改: open past its first deadline | 已整改) and
+    colour (蓝单|黄单|红单, "" when closed)."""
     cache: dict[Month, dt.date] = {}
 
     def bulletins(m: Month) -> dt.date:
@@ -298,7 +300,8 @@ def states(problems: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     out["red_since"] = pd.Series([r[3] for r in rows], index=out.index, dtype="object")
     colour = {STATE_BLUE: BLUE, STATE_YELLOW: YELLOW, STATE_RED: RED, STATE_CLOSED: ""}
     out["colour"] = out["state"].map(colour)
-    overdue = pd.Series([d < as_of for d in out["deadline"]], index=out.index, dtype=bool)
+    out["first_deadline"] = pd.Series([deadline_after(n) for n in out["notified_on"]], index=out.index, dtype="object")
+    overdue = pd.Series([d < as_of for d in out["first_deadline"]], index=out.index, dtype=bool)
     out["status"] = np.select([out["state"] == STATE_CLOSED, overdue], [CLOSED, OVERDUE], OPEN)
     return out
 

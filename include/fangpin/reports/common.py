@@ -277,18 +277,19 @@ def escalation_rules(on: dt.date) -> list[str]:
 
 
 PROBLEM_COLUMNS = ["problem_id", "period", "problem_type", "township_code", "village_code", "household_id",
-                   "detail", "found_on", "deadline", "closed_on", "notified_on", "state", "on_time"]
+                   "detail", "found_on", "deadline", "closed_on", "notified_on", "state", "on_time", "first_deadline"]
 
 
 def problem_list(eng: Engine, month: Month, as_of: dt.date | None = None) -> pd.DataFrame:
     """The problems a bulletin lists, in their state as of `as_of` (default: the bulletin date):
     fangpin.problems.problem_list (the only home of a problem's state), with dates as Timestamps
-    and details redacted. `deadline` is the deadline in force on `as_of`."""
+    and details redacted. `deadline` is the deadline in force on `as_of` (a red problem's new one);
+    `first_deadline` the one its bulletin set (通报日期 + 3 days)."""
     from fangpin.problems import problem_list as stored_list
 
     as_of = as_of or bulletin_date(month)
     df = stored_list(eng, str(month), as_of=as_of).reindex(columns=[*PROBLEM_COLUMNS, "status", "colour"])
-    for c in ("found_on", "deadline", "closed_on", "notified_on"):
+    for c in ("found_on", "deadline", "closed_on", "notified_on", "first_deadline"):
         df[c] = to_dates(df[c])
     df["colour"] = df["colour"].fillna("").astype(str)
     df["detail"] = df["detail"].map(lambda s: redact(s) if isinstance(s, str) else "")
@@ -298,12 +299,12 @@ def problem_list(eng: Engine, month: Month, as_of: dt.date | None = None) -> pd.
 
 
 def problem_figures(pl: pd.DataFrame, month: Month, as_of: dt.date) -> pd.DataFrame:
-    """Per township: problems_listed, problems_new, problems_due (deadline ≤ cut-off),
+    """Per township: problems_listed, problems_new, problems_due (first deadline ≤ cut-off),
     problems_due_closed, problems_closed, problems_open, problems_overdue, rectification_rate
     (closed among due), blue, yellow, red."""
     cut = pd.Timestamp(as_of)
     closed = pl["closed_on"].notna() & (pl["closed_on"] <= cut)
-    due = pl["deadline"] <= cut
+    due = pl["first_deadline"] <= cut
     flags = pd.DataFrame({
         "township_code": pl["township_code"],
         "problems_listed": 1,
@@ -312,7 +313,7 @@ def problem_figures(pl: pd.DataFrame, month: Month, as_of: dt.date) -> pd.DataFr
         "problems_due_closed": (due & closed).astype(int),
         "problems_closed": closed.astype(int),
         "problems_open": (~closed).astype(int),
-        "problems_overdue": (~closed & (pl["deadline"] < cut)).astype(int),
+        "problems_overdue": (~closed & (pl["first_deadline"] < cut)).astype(int),
         "blue": (pl["colour"] == BLUE).astype(int),
         "yellow": (pl["colour"] == YELLOW).astype(int),
         "red": (pl["colour"] == RED).astype(int),
