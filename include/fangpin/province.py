@@ -97,10 +97,11 @@ def county_values(code: str, path: str | Path | None = None) -> dict:
 
 
 def run_county_month(code: str, period: str, send: bool = False, force: bool = False,
-                     path: str | Path | None = None) -> dict:
+                     path: str | Path | None = None, run_day: str | None = None) -> dict:
     """One county's monthly cycle under its own settings: validate + load, screen + push lists,
     spot-check draw + call sheets, problems, the 月通报 (emailed to the county's leaders when
-    `send`). Returns a JSON-serialisable summary (what the mapped Airflow task pushes to XCom)."""
+    `send`). run_day: the day the push lists are sent (ISO; default the scheduled ingest day).
+    Returns a JSON-serialisable summary (what the mapped Airflow task pushes to XCom)."""
     from fangpin import pipeline
     from fangpin.store import db
 
@@ -111,8 +112,8 @@ def run_county_month(code: str, period: str, send: bool = False, force: bool = F
             raise FileNotFoundError(f"county {code} ({s.county}): delivery folder {data} does not exist")
         log.info("county %s (%s) %s: cycle starts", code, s.county, month)
         validation = pipeline.ingest(data, month, out_dir=out)
-        screened = pipeline.screen_period(month, str(out), push_lists=True)
-        drawn = pipeline.sample_period(month, str(out), call_sheets=True)
+        screened = pipeline.screen_period(month, str(out), push_lists=True, pushed_on=run_day)
+        drawn = pipeline.sample_period(month, str(out), call_sheets=True, keep_recorded=True)
         problems = pipeline.derive_problems(month)
         pdf = pipeline.build_report("monthly", month, str(out))
         sent = pipeline.send_report("monthly", month, pdf, force=force) if send else []
