@@ -85,12 +85,20 @@ class Settings(BaseSettings):
 DEMO_DRAW_SECRET = "fangpin-demo-draw-secret"
 
 
+_warned: set[str] = set()
+
+
 def draw_secret() -> str:
-    """settings().draw_secret, or DEMO_DRAW_SECRET with a warning when it is unset."""
-    secret = settings().draw_secret
+    """settings().draw_secret, or DEMO_DRAW_SECRET with a warning (once per process and county)
+    when it is unset."""
+    s = settings()
+    secret = s.draw_secret
     if secret is None or not secret.get_secret_value():
         import logging
 
+        if s.county in _warned:
+            return DEMO_DRAW_SECRET
+        _warned.add(s.county)
         logging.getLogger(__name__).warning(
             "FANGPIN_DRAW_SECRET is not set: the spot-check draw uses the public demo secret, so it can be "
             "predicted; set a secret in production")
@@ -127,3 +135,4 @@ def county_settings(**values) -> Iterator[Settings]:
 def reset() -> None:
     """Forget cached settings (tests change the environment)."""
     _from_environment.cache_clear()
+    _warned.clear()
