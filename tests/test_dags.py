@@ -162,13 +162,18 @@ def test_draw_runs_at_the_start_of_its_month_on_the_draw_day(bag, month):
 
 
 def test_run_day_is_the_runs_own_date_in_shanghai():
-    """The push date comes from the run (its run_after, else logical date), never the wall clock."""
+    """The push date comes from the run (its data interval's end, else run_after, else logical
+    date), never the wall clock: dag.test() sets run_after to now but the interval from the
+    logical date it is given."""
     from fangpin import orchestration as orch
 
     class Run:
         run_after = dt.datetime(2026, 11, 5, 23, 30, tzinfo=dt.timezone.utc)  # the 6th in Shanghai
 
     assert orch.run_day({"dag_run": Run()}) == "2026-11-06"
+    scheduled = dt.datetime(2026, 11, 6, 6, 0, tzinfo=SH)
+    assert orch.run_day({"dag_run": type("Now", (), {"run_after": dt.datetime(2026, 11, 29, tzinfo=SH)})(),
+                         "data_interval_end": scheduled}) == "2026-11-06"
     assert orch.run_day({"logical_date": dt.datetime(2026, 11, 8, 6, 0, tzinfo=SH)}) == "2026-11-08"
     with pytest.raises(ValueError):
         orch.run_day({})

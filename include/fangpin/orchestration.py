@@ -200,13 +200,14 @@ def period_of(kind: str, context: Mapping[str, Any]) -> str:
 
 def run_day(context: Mapping[str, Any]) -> str:
     """The local (Asia/Shanghai) date of the run, ISO: the day its work is actually done and sent
-    (e.g. the push lists' 推送日期). From the run's run_after (a manual trigger: when triggered),
-    else its data interval's end (a scheduled cron run fires then), else its logical date — the
-    run's schedule, never the wall clock of a re-run (clearing a past run keeps its dates)."""
+    (e.g. the push lists' 推送日期). From the run's data interval's end: a scheduled cron run fires
+    then, a manual trigger's interval ends when it was triggered, and `dag.test(logical_date=X)`
+    infers an interval ending at X; else its run_after, else its logical date — the run's schedule,
+    never the wall clock of a re-run (clearing a past run keeps its dates)."""
     from fangpin.periods import _local_date
 
     run = context.get("dag_run")
-    for value in (getattr(run, "run_after", None), context.get("data_interval_end"), context.get("logical_date")):
+    for value in (context.get("data_interval_end"), getattr(run, "run_after", None), context.get("logical_date")):
         if value is not None:
             return _local_date(value).isoformat()
     raise ValueError("cannot tell the date of this run")
