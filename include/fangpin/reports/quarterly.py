@@ -24,6 +24,13 @@ SERIES = ("monitored", "new_entries", "eliminated_in_month", "elimination_rate",
           "red", "score", "rank")
 
 
+COUNTY_SERIES = ("households", "households_quarantined", "households_with_quarantined", "monitored",
+                 "monitored_persons", "new_entries", "eliminated_in_month", "elimination_rate",
+                 "elimination_rate_persons", "suspected", "pushed", "verified_on_time", "verified_late", "overdue",
+                 "pending", "verification_timeliness", "spot_pass_rate", "problems_new", "problems_closed",
+                 "problems_overdue", "red", "yellow", "blue")
+
+
 def file_name(period: str | Quarter) -> str:
     return f"{settings().county}防返贫动态监测季度调度会材料_{Quarter.parse(str(period)).label}.pdf"
 
@@ -36,6 +43,8 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
     quarter = Quarter.parse(str(period))
     s = settings()
     months = quarter.months
+    for m in months:  # every month of the quarter must have been delivered: no materials from no data
+        C.require_data(eng, m, "季度调度会材料", "quarterly materials")
     figs = [C.month_figures(eng, m) for m in months]
     names: dict[str, str] = {}
     for f in figs:
@@ -54,13 +63,9 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
             row[key] = [None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in per[key].loc[code]]
         rows.append(row)
 
-    # a month without a registry delivery has no figures (shown as "—", not as zeros)
-    delivered = [len(f["households"]) > 0 for f in figs]
-    totals = [f["total"] if ok else {} for f, ok in zip(figs, delivered)]
-    county = {key: [t.get(key) for t in totals] for key in
-              ("monitored", "new_entries", "eliminated_in_month", "elimination_rate", "suspected", "pushed",
-               "verification_timeliness", "spot_pass_rate", "problems_new", "problems_closed", "problems_overdue",
-               "red", "yellow", "blue")}
+    delivered = [len(f["households"]) > 0 for f in figs]  # always True past require_data
+    totals = [f["total"] for f in figs]
+    county = {key: [t.get(key) for t in totals] for key in COUNTY_SERIES}
 
     min_red = int(param("quarterly.repeated_red_months", quarter.end))
     red_months = (per["red"].fillna(0) > 0).sum(axis=1)
@@ -79,10 +84,10 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
     chart_elim = charts.grouped_bars(town_names, {lab: list(per["elimination_rate"][lab]) for lab in labels},
                                      title="各乡镇风险消除率（按月）", pct=True)
     chart_problems = charts.lines(labels, {"新发现问题": county["problems_new"], "已整改": county["problems_closed"],
-                                           "逾期未整改": county["problems_overdue"]}, title="全县问题新增、整改与逾期")
+                                           "逾期未整改": county["problems_overdue"]}, title=f"{s.area_word}问题新增、整改与逾期")
     chart_rates = charts.lines(labels, {"风险消除率": county["elimination_rate"],
                                         "核实及时率": county["verification_timeliness"],
-                                        "抽查合格率": county["spot_pass_rate"]}, title="全县主要比率走势", pct=True)
+                                        "抽查合格率": county["spot_pass_rate"]}, title=f"{s.area_word}主要比率走势", pct=True)
     dept_feeds = [r for r in dept_rows if r["group"] == "部门"]
     chart_dept = charts.grouped_bars([r["label"] for r in dept_feeds],
                                      {lab: [r["months"][i]["quarantine_rate"] for r in dept_feeds]
@@ -95,6 +100,7 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
         "period_label": quarter.label,
         "issued_on": meeting_date(quarter),
         "county": s.county,
+        "area": s.area_word,
         "issuing_office": s.issuing_office,
         "months": labels,
         "delivered": delivered,

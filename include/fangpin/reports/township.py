@@ -25,6 +25,7 @@ def ascii_name(period: str | Month, township_code: str) -> str:
 def build_context(eng: Engine, period: str | Month, township_code: str) -> dict:
     month = Month.parse(str(period))
     s = settings()
+    C.require_data(eng, month, "问题清单", "problem list")
     issued = C.bulletin_date(month)
     hh = C.households(eng, month)
     towns = C.townships(eng, month, hh)
