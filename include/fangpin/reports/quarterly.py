@@ -30,6 +30,18 @@ COUNTY_SERIES = ("households", "households_quarantined", "households_with_quaran
                  "pending", "verification_timeliness", "spot_pass_rate", "problems_new", "problems_closed",
                  "problems_overdue", "red", "yellow", "blue")
 
+SERIES_LABELS = {
+    "households": "农户数（户）", "households_quarantined": "隔离户（户）", "households_with_quarantined": "农户数（含隔离）（户）",
+    "monitored": "监测户（户）", "monitored_persons": "监测人口（人）", "new_entries": "新识别纳入（户）",
+    "eliminated_in_month": "风险消除（户）", "elimination_rate": "风险消除率（按户）",
+    "elimination_rate_persons": "风险消除率（按人）", "suspected": "比对疑似户（户）", "pushed": "推送核实（户）",
+    "verified_on_time": "按期核实（户）", "verified_late": "逾期核实（户）", "overdue": "逾期未核实（户）",
+    "pending": "核实期内（户）", "verification_timeliness": "核实及时率", "spot_pass_rate": "抽查合格率",
+    "problems_new": "新发现问题（个）", "problems_closed": "已整改问题（个）", "problems_overdue": "逾期未整改（个）",
+    "red": "红单（个）", "yellow": "黄单（个）", "blue": "蓝单（个）",
+}
+assert set(SERIES_LABELS) == set(COUNTY_SERIES)
+
 
 def file_name(period: str | Quarter) -> str:
     return f"{settings().county}防返贫动态监测季度调度会材料_{Quarter.parse(str(period)).label}.pdf"
