@@ -219,3 +219,32 @@ def test_versions_table_exists_after_migration(sqlite_url):
     eng = db.engine(sqlite_url)
     with eng.connect() as conn:
         assert conn.execute(select(ReportVersion.__table__)).first() is None
+
+
+def test_push_list_email_and_correction(smtp, county, tmp_path):  # noqa: F811
+    from fangpin.store.models import ScreeningResult
+
+    server = smtp()
+    out = tmp_path / "out"
+    path = pipeline.write_push_list(OCT, T1, str(out), eng=county)
+    assert pipeline.send_push_list(OCT, T1, path, eng=county) == ["township-451302100@fangpin.local"]
+    msg = parsed(server.envelopes[0])
+    assert msg["Subject"] == "【推送清单】城东镇2026年10月疑似风险户推送清单（请于11月16日前入户核实）"
+    body = body_of(msg)
+    assert "城东镇" in body and "推送户数" in body and "1户" in body and "11月16日" in body
+    assert not ID_PATTERN.search(body) and not PHONE_PATTERN.search(body)
+    assert pipeline.send_push_list(OCT, T1, pipeline.write_push_list(OCT, T1, str(out), eng=county),
+                                   eng=county) == []
+    # a corrected screening adds a household to the township's list: re-sent as 更正版1
+    with Session(county) as s, s.begin():
+        s.add(ScreeningResult(period=OCT, household_id=hid(T1, 2), township_code=T1, village_code=f"{T1}002",
+                              rules="R03", risk_level="中", already_monitored=False, explanation="x",
+                              first_seen=OCT, status="新增疑似", pushed_on=dt.date(2026, 11, 1),
+                              verify_by=dt.date(2026, 11, 16)))
+    path = pipeline.write_push_list(OCT, T1, str(out), eng=county)
+    assert pipeline.send_push_list(OCT, T1, path, eng=county) == ["township-451302100@fangpin.local"]
+    msg = parsed(server.envelopes[-1])
+    assert msg["Subject"].startswith("【更正版1】【推送清单】城东镇")
+    assert "推送户数（户）：1 → 2" in body_of(msg) and "新增推送1户" in body_of(msg)
+    assert [v["version"] for v in versions.sent_versions(f"push_list:{T1}", OCT, county)] == [1, 2]
+    assert len(list((out / "push_lists" / "sent").glob("*.v*.xlsx"))) == 2

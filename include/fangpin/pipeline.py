@@ -127,6 +127,14 @@ def _html_figures(title: str, rows: list[tuple[str, str]]) -> str:
     return f"<p><b>{escape(title)}</b></p><table border='1' cellpadding='3' cellspacing='0'>{cells}</table>"
 
 
+def _iso_day(v) -> str:
+    """'2026-11-21' from a date/Timestamp/text; '' when missing."""
+    import re
+
+    text = "" if v is None else str(v)
+    return text[:10] if re.match(r"\d{4}-\d{2}-\d{2}", text) else ""
+
+
 def push_list_version(period: str, township_code: str, eng=None) -> dict:
     """The version info of a township's push list (content = its suspected households, already
     monitored ones excluded), so a changed push list is re-sent as 更正版 N."""
@@ -138,7 +146,7 @@ def push_list_version(period: str, township_code: str, eng=None) -> dict:
     if "already_monitored" in rows:
         rows = rows[~rows["already_monitored"].astype(bool)]
     content = [{"household_id": r.household_id, "village_code": r.village_code, "risk_level": r.risk_level,
-                "rules": r.rules, "verify_by": str(getattr(r, "verify_by", ""))[:10]}
+                "rules": r.rules, "verify_by": _iso_day(getattr(r, "verify_by", None))}
                for r in rows.itertuples(index=False)]
     high = sum(1 for c in content if c["risk_level"] == "高")
     summ = {"figures": {"推送户数（户）": len(content), "其中高风险（户）": high},
