@@ -248,3 +248,12 @@ def test_push_list_email_and_correction(smtp, county, tmp_path):  # noqa: F811
     assert "推送户数（户）：1 → 2" in body_of(msg) and "新增推送1户" in body_of(msg)
     assert [v["version"] for v in versions.sent_versions(f"push_list:{T1}", OCT, county)] == [1, 2]
     assert len(list((out / "push_lists" / "sent").glob("*.v*.xlsx"))) == 2
+
+
+def test_cli_report_from_no_data_exits_1_with_one_line(sqlite_url, tmp_path, capsys):
+    from fangpin import cli
+
+    assert cli.main(["report", "monthly", "--period", "2026-12", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "不生成月通报" in err and "no monthly bulletin" in err
+    assert not list(tmp_path.glob("*.pdf"))
