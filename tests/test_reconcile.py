@@ -179,3 +179,16 @@ def test_quarterly_equals_the_three_bulletins(county):
             assert rows[r["township_code"]]["pushed"][i] == r["pushed"]
     html = render_html(quarterly.TEMPLATE, ctx)
     assert "nan" not in html.lower() and "全县" not in html
+
+
+def test_area_word_follows_the_county_settings(county):
+    from fangpin.config import Settings, county_settings
+
+    assert Settings(county="紫阳县").area_word == "全县"
+    assert Settings(county="兴宾区").area_word == "全区"
+    assert Settings(county="某某", county_kind="区").area_word == "全区"
+    with county_settings(county="紫阳县", issuing_office="紫阳县乡村振兴局"):
+        ctx = monthly.build_context(county, MONTHS[-1])
+        html = render_html(monthly.TEMPLATE, ctx)
+    assert "全县" in html and "全区" not in html
+    assert "全县 " in ctx["charts"]["elimination"]  # the chart's reference line
