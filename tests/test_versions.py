@@ -233,6 +233,7 @@ def test_push_list_email_and_correction(smtp, county, tmp_path):  # noqa: F811
     body = body_of(msg)
     assert "城东镇" in body and "推送户数" in body and "1户" in body and "11月16日" in body
     assert not ID_PATTERN.search(body) and not PHONE_PATTERN.search(body)
+    assert next(msg.iter_attachments()).get_filename() == "城东镇疑似风险户推送清单_2026年10月.xlsx"
     assert pipeline.send_push_list(OCT, T1, pipeline.write_push_list(OCT, T1, str(out), eng=county),
                                    eng=county) == []
     # a corrected screening adds a household to the township's list: re-sent as 更正版1
@@ -245,6 +246,8 @@ def test_push_list_email_and_correction(smtp, county, tmp_path):  # noqa: F811
     assert pipeline.send_push_list(OCT, T1, path, eng=county) == ["township-451302100@fangpin.local"]
     msg = parsed(server.envelopes[-1])
     assert msg["Subject"].startswith("【更正版1】【推送清单】城东镇")
+    assert next(msg.iter_attachments()).get_filename() == "城东镇疑似风险户推送清单_2026年10月_更正版1.xlsx"
+    assert 'filename="push_list_451302100_2026-10_correction1.xlsx"' in server.envelopes[-1].content.decode("ascii")
     assert "推送户数（户）：1 → 2" in body_of(msg) and "新增推送1户" in body_of(msg)
     assert [v["version"] for v in versions.sent_versions(f"push_list:{T1}", OCT, county)] == [1, 2]
     assert len(list((out / "push_lists" / "sent").glob("*.v*.xlsx"))) == 2

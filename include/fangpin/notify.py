@@ -78,7 +78,7 @@ def content_disposition(name: str, fallback: str) -> str:
 
 
 def build_message(sender: str, recipient: str, subject: str, html_body: str, attachment: Path,
-                  fallback: str) -> MIMEMultipart:
+                  fallback: str, name: str | None = None) -> MIMEMultipart:
     """The email: a short HTML body and the attachment under its Chinese name with an ASCII fallback."""
     attachment = Path(attachment)
     msg = MIMEMultipart("mixed")
@@ -88,10 +88,11 @@ def build_message(sender: str, recipient: str, subject: str, html_body: str, att
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1] if "@" in sender else None)
     msg.attach(MIMEText(html_body, "html", "utf-8"))
-    ctype = mimetypes.guess_type(attachment.name)[0] or "application/octet-stream"
+    name = name or attachment.name
+    ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
     part = MIMEApplication(attachment.read_bytes(), ctype.split("/", 1)[1])
     part.set_param("name", fallback)
-    part["Content-Disposition"] = content_disposition(attachment.name, fallback)
+    part["Content-Disposition"] = content_disposition(name, fallback)
     msg.attach(part)
     return msg
 
@@ -122,12 +123,12 @@ def connection_sender(conn_id: str) -> str:
 
 
 def _send_once(conn_id: str, sender: str | None, recipient: str, subject: str, html_body: str,
-               attachment: Path, fallback: str) -> None:
+               attachment: Path, fallback: str, name: str | None = None) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=conn_id) as hook:
         from_addr = sender or hook.from_email or DEFAULT_SENDER
-        msg = build_message(from_addr, recipient, subject, html_body, attachment, fallback)
+        msg = build_message(from_addr, recipient, subject, html_body, attachment, fallback, name)
         hook._smtp_client.sendmail(from_addr, [recipient], msg.as_string())
 
 
@@ -200,7 +201,7 @@ def send_report(report: str, period: str, pdf: Path, recipients: list[str], subj
                 conn_id: str | None = None, force: bool = False, eng=None, sender: str | None = None,
                 ascii_name: str | None = None, attempts: int = ATTEMPTS,
                 backoff: float = BACKOFF_SECONDS, version: dict | None = None,
-                archive_dir: Path | None = None) -> list[str]:
+                archive_dir: Path | None = None, attachment_name: str | None = None) -> list[str]:
     """Emails `pdf` to each recipient (one message each); returns the recipients mailed now.
 
     `version` is the report's version info (fangpin.versions.prepare; default: read from the
@@ -208,7 +209,8 @@ def send_report(report: str, period: str, pdf: Path, recipients: list[str], subj
     skipped unless `force`; a changed report is a new version (更正版 N: subject and body say so),
     sent to `recipients` plus everyone who received an earlier version, recorded in
     ReportVersion and archived in `archive_dir` (default `<folder of the PDF>/sent`). Without
-    it, recipients already recorded for (report, period) are skipped unless `force`. Each send is tried `attempts` times (waiting backoff, 2×backoff, … between tries)
+    it, recipients already recorded for (report, period) are skipped unless `force`.
+    `attachment_name` is the name the recipient sees (default: the file's own name). Each send is tried `attempts` times (waiting backoff, 2×backoff, … between tries)
     on transient failures; the last failure raises DeliveryFailed (recipients mailed before it
     stay recorded, so a retry of the task mails only the rest).
 
@@ -260,7 +262,7 @@ def send_report(report: str, period: str, pdf: Path, recipients: list[str], subj
     for recipient in todo:
         for attempt in range(1, attempts + 1):
             try:
-                _send_once(conn_id, sender, recipient, subject, html_body, pdf, fallback)
+                _send_once(conn_id, sender, recipient, subject, html_body, pdf, fallback, attachment_name)
                 break
             except Exception as exc:  # noqa: BLE001 - classified below
                 if not _transient(exc) or attempt == attempts:
@@ -273,7 +275,7 @@ def send_report(report: str, period: str, pdf: Path, recipients: list[str], subj
                 time.sleep(wait)
         if number is not None and not sent:
             _archive_version(eng, report, str(period), pdf, {**version, "version": number}, sha, archive_dir)
-        _record(eng, report, period, recipient, pdf.name, sha, number)
+        _record(eng, report, period, recipient, attachment_name or pdf.name, sha, number)
         sent.append(recipient)
         log.info("%s %s: %s sent to %s", report, period, pdf.name, recipient)
     return sent

@@ -180,6 +180,7 @@ def send_push_list(period: str, township_code: str, path: str | None, force: boo
         return []
     from fangpin.config import settings
     from fangpin.notify import send_report
+    from fangpin.versions import versioned_name
 
     to = settings().township_contact(township_code)
     if not to:
@@ -204,6 +205,8 @@ def send_push_list(period: str, township_code: str, path: str | None, force: boo
     return send_report(f"push_list:{township_code}", str(period), path, [to],
                        subject=f"【推送清单】{name}{month.label}疑似风险户推送清单（请于{by}前入户核实）",
                        html_body=body, force=force, eng=eng, version=info,
+                       attachment_name=versioned_name(f"{name}疑似风险户推送清单_{month.year}年{month.month}月{path.suffix}",
+                                                      info["version"]),
                        ascii_name=f"push_list_{township_code}_{month}{path.suffix}",
                        archive_dir=path.parent / "sent")
 
