@@ -6,8 +6,8 @@ quarter (after that quarter's last monthly bulletin); a manual run takes the qua
 `period` Param (e.g. `2026-Q4`).
 
 1. **resolve** — the quarter and folders (outputs in `<output_dir>/<YYYY-Qn>/`).
-2. **build_quarterly** — the 季调度 materials PDF; fails at once (no retry) when a month of the
-   quarter has no data (`NoReportData`): no materials from no data.
+2. **build_quarterly** — the 季调度 materials PDF; fails at once (no retry) when the quarter's
+   last month has no data (`NoReportData`): no materials from no data.
 3. **send_quarterly** — emailed to the leaders, once per content unless *force_send*; materials
    changed after sending go again as 更正版 N.
 

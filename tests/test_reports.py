@@ -420,10 +420,27 @@ def deliver_december(eng) -> None:
                             validated_at=dt.datetime(2027, 1, 6), is_current=True))
 
 
-def test_quarterly_three_months_side_by_side(county):
-    # December not delivered yet: no materials (never a month of zeros)
+def test_quarterly_without_the_last_month_or_with_a_gap(county):
+    # December (the quarter's last month) not delivered yet: no materials
     with pytest.raises(C.NoReportData, match="2026-12"):
         quarterly.build_context(county, "2026-Q4")
+    # a month before it without data (November held: no households) is "—" and named, never zeros
+    deliver_december(county)
+    with county.begin() as conn:
+        db.replace_period(conn, "households", NOV, registry()[1].iloc[0:0])
+    ctx = quarterly.build_context(county, "2026-Q4")
+    assert ctx["delivered"] == [True, False, True]
+    assert ctx["missing_months"] == ["2026年11月"]
+    rows = by_code(ctx["rows"])
+    assert rows[T1]["monitored"] == [3, None, 3]
+    assert ctx["county_series"]["pushed"][1] is None and ctx["county_series"]["monitored"] == [8, None, 8]
+    from fangpin.render import render_html
+
+    html = render_html(quarterly.TEMPLATE, ctx)
+    assert "2026年11月无已校验的农户数据" in html and "nan" not in html.lower()
+
+
+def test_quarterly_three_months_side_by_side(county):
     deliver_december(county)
     ctx = quarterly.build_context(county, "2026-Q4")
     assert ctx["months"] == ["10月", "11月", "12月"]

@@ -165,6 +165,15 @@ def townships(eng: Engine, month: Month, hh: pd.DataFrame | None = None) -> pd.S
     return pd.Series({c: towns.get(c, c) for c in sorted(codes)}, dtype="object")
 
 
+def has_data(eng: Engine, month: Month) -> bool:
+    """Whether the month has a validated delivery with households and members (require_data passes)."""
+    try:
+        require_data(eng, month, "报告")
+    except NoReportData:
+        return False
+    return True
+
+
 def require_data(eng: Engine, month: Month, report: str, report_en: str = "report") -> None:
     """Raises NoReportData unless the month has a validated delivery with households and members.
 

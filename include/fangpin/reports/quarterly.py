@@ -55,18 +55,25 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
     quarter = Quarter.parse(str(period))
     s = settings()
     months = quarter.months
-    for m in months:  # every month of the quarter must have been delivered: no materials from no data
-        C.require_data(eng, m, "季度调度会材料", "quarterly materials")
-    figs = [C.month_figures(eng, m) for m in months]
+    # the quarter's last month must have been delivered (no materials from no data); an earlier
+    # month without data (not yet running, or held) is shown as "—" and named, never as zeros
+    C.require_data(eng, months[-1], "季度调度会材料", "quarterly materials")
+    delivered = [C.has_data(eng, m) for m in months]
+    figs = [C.month_figures(eng, m) if ok else None for m, ok in zip(months, delivered)]
     names: dict[str, str] = {}
     for f in figs:
-        names.update(f["towns"].to_dict())
+        if f is not None:
+            names.update(f["towns"].to_dict())
     codes = sorted(names)
     labels = [f"{m.month}月" for m in months]
 
     # township x month matrices
-    per = {key: pd.DataFrame({lab: f["table"][key].reindex(codes) if key in f["table"] else pd.Series(index=codes)
-                              for lab, f in zip(labels, figs)}, index=codes)
+    def column(f, key):
+        if f is None or key not in f["table"]:
+            return pd.Series(index=codes, dtype="float64")
+        return f["table"][key].reindex(codes)
+
+    per = {key: pd.DataFrame({lab: column(f, key) for lab, f in zip(labels, figs)}, index=codes)
            for key in SERIES}
     rows = []
     for code in codes:
@@ -75,8 +82,7 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
             row[key] = [None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in per[key].loc[code]]
         rows.append(row)
 
-    delivered = [len(f["households"]) > 0 for f in figs]  # always True past require_data
-    totals = [f["total"] for f in figs]
+    totals = [f["total"] if f is not None else {} for f in figs]
     county = {key: [t.get(key) for t in totals] for key in COUNTY_SERIES}
 
     min_red = int(param("quarterly.repeated_red_months", quarter.end))
@@ -122,6 +128,7 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
         "repeated_red": repeated,
         "repeated_red_min": min_red,
         "departments": dept_rows,
+        "missing_months": [m.label for m, ok in zip(months, delivered) if not ok],
         "method": C.method_rows(figs[-1]["weights"]),
         "charts": {"elimination": chart_elim, "problems": chart_problems, "rates": chart_rates,
                    "departments": chart_dept},
