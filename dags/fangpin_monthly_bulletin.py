@@ -11,12 +11,14 @@ as the `period` Param (empty: the month before the run's date).
    or made now when the month was never drawn (`seed` Param optional) → `spot_check.csv`.
 3. **derive_problems** — problems (问题清单) from verifications, spot-check results (matched to
    the draw just stored) and rectifications, with deadlines and blue/yellow/red escalation.
-4. **build_bulletin** / **send_bulletin** — the 月通报 PDF, emailed to the leaders.
+4. **build_bulletin** / **send_bulletin** — the 月通报 PDF, emailed to the leaders. The build
+   fails at once (no retry) when the month has no data (empty, missing or held delivery, no
+   validation run: `NoReportData`), so no bulletin of zeros is ever sent.
 5. **write_township_problems** / **send_township_problems** — one mapped task per township:
    its problem list PDF, emailed to the township.
 
 Emits `fangpin_bulletin` (extra period). Re-running sends nothing twice (unless
-*force_send*). Outputs: `<output_dir>/M/`. Failures email the platform team.
+*force_send*); a report whose content changed since it was sent goes again as 更正版 N. Outputs: `<output_dir>/M/`. Failures email the platform team.
 """
 
 from __future__ import annotations
@@ -59,9 +61,15 @@ def fangpin_monthly_bulletin():
 
     @task
     def build_bulletin(period: str, out_dir: str) -> str:
-        from fangpin.pipeline import build_report
+        from airflow.sdk.exceptions import AirflowFailException
 
-        return build_report("monthly", period, out_dir)
+        from fangpin.pipeline import build_report
+        from fangpin.reports.common import NoReportData
+
+        try:
+            return build_report("monthly", period, out_dir)
+        except NoReportData as exc:  # no report from no data: fail now (no retry), the alert goes out
+            raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=[orch.BULLETIN])
     def send_bulletin(period: str, pdf: str, force: bool, outlet_events=None) -> list[str]:

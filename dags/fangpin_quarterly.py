@@ -6,8 +6,10 @@ quarter (after that quarter's last monthly bulletin); a manual run takes the qua
 `period` Param (e.g. `2026-Q4`).
 
 1. **resolve** — the quarter and folders (outputs in `<output_dir>/<YYYY-Qn>/`).
-2. **build_quarterly** — the 季调度 materials PDF.
-3. **send_quarterly** — emailed to the leaders, once per quarter unless *force_send*.
+2. **build_quarterly** — the 季调度 materials PDF; fails at once (no retry) when the quarter's
+   last month has no data (`NoReportData`): no materials from no data.
+3. **send_quarterly** — emailed to the leaders, once per content unless *force_send*; materials
+   changed after sending go again as 更正版 N.
 
 Failures email the platform team.
 """
@@ -37,9 +39,15 @@ def fangpin_quarterly():
 
     @task
     def build_quarterly(period: str, out_dir: str) -> str:
-        from fangpin.pipeline import build_report
+        from airflow.sdk.exceptions import AirflowFailException
 
-        return build_report("quarterly", period, out_dir)
+        from fangpin.pipeline import build_report
+        from fangpin.reports.common import NoReportData
+
+        try:
+            return build_report("quarterly", period, out_dir)
+        except NoReportData as exc:  # no report from no data: fail now (no retry), the alert goes out
+            raise AirflowFailException(str(exc)) from exc
 
     @task
     def send_quarterly(period: str, pdf: str, force: bool) -> list[str]:

@@ -58,6 +58,17 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     return df
 
 
+def members(hh: pd.DataFrame) -> pd.DataFrame:
+    """declared_size members per household (so persons = Σ 家庭人口数)."""
+    rows = []
+    for h in hh.itertuples():
+        for k in range(int(h.declared_size)):
+            rows.append({"id_number": make_id("451302", dt.date(1980 + k, 1 + k, 1 + h.source_row % 28), 300 + h.source_row),
+                         "household_id": h.household_id, "name": f"{h.head_name[:1]}成员{k}",
+                         "relation": "户主" if k == 0 else "子女", "labor_skill": "普通劳动力"})
+    return _frame(rows)
+
+
 def registry(eliminate_in_nov: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     regions, hh = [], []
     for town, rows in HOUSEHOLDS.items():
@@ -117,6 +128,7 @@ def populate(eng) -> None:
         for period, (r, h) in ((OCT, (regions, hh)), (NOV, (regions_nov, hh_nov))):
             db.replace_period(conn, "regions", period, r)
             db.replace_period(conn, "households", period, h)
+            db.replace_period(conn, "members", period, members(h))
         db.replace_period(conn, "inspections", OCT, inspections_oct)
         db.replace_period(conn, "inspections", "2026-09", inspections_sep)
         db.replace_period(conn, "verifications", OCT, verifications_oct)
@@ -183,6 +195,10 @@ def populate(eng) -> None:
             s.add(ValidationRun(run_uid="r1", period=OCT, feed=feed, department="部门", status=status,
                                 rows_total=total, rows_accepted=total - quar, rows_quarantined=quar,
                                 rows_unmatched=unm, validated_at=now, is_current=True))
+        for period in (OCT, NOV):
+            s.add(ValidationRun(run_uid="r1", period=period, feed="households", department="乡村振兴局", status="通过",
+                                rows_total=22, rows_accepted=22, rows_quarantined=0, rows_unmatched=0,
+                                validated_at=now, is_current=True))
         # a superseded run must be ignored
         s.add(ValidationRun(run_uid="r0", period=OCT, feed="medical", department="医保局", status="拒收",
                             rows_total=0, rows_accepted=0, rows_quarantined=0, rows_unmatched=0,
@@ -221,8 +237,9 @@ def test_weekly_figures_match_the_rows(county):
     assert (t2["inspected_week"], t2["covered"], t2["households"]) == (1, 2, 6)
     assert (t3["inspected_week"], t3["covered"]) == (0, 0)
     # pushes of 10-01 (verify by 10-16): T1 one on time, one late (in the week); T2 none valid
+    # (its already-monitored household 4 is not pushed at all)
     assert (t1["pushed"], t1["verified"], t1["verified_week"], t1["overdue"], t1["pending"]) == (2, 2, 1, 0, 0)
-    assert (t2["pushed"], t2["verified"], t2["overdue"]) == (2, 0, 2)
+    assert (t2["pushed"], t2["verified"], t2["overdue"]) == (1, 0, 1)
     # spot checks of October's draw (made 10-01) called by 10-25, one of them during the week
     assert (t1["spot_to_call"], t1["spot_called"], t1["spot_passed"], t1["spot_called_week"]) == (2, 2, 1, 1)
     assert (t2["spot_to_call"], t2["spot_called"], t2["spot_called_week"]) == (1, 1, 0)
@@ -241,7 +258,7 @@ def test_weekly_pending_before_the_deadline(county):
     ctx = weekly.build_context(county, "2026-10-07")  # week 2026-10-05 .. 11
     rows = by_code(ctx["rows"])
     assert (rows[T1]["verified"], rows[T1]["pending"], rows[T1]["overdue"]) == (1, 1, 0)
-    assert (rows[T2]["pending"], rows[T2]["overdue"]) == (2, 0)
+    assert (rows[T2]["pending"], rows[T2]["overdue"]) == (1, 0)
     assert rows[T1]["inspected_week"] == 2  # 10-05 and 10-06
     assert rows[T1]["spot_called"] == 0
 
@@ -290,7 +307,8 @@ def test_monthly_figures_match_the_rows(county):
     # the pushes of the month (September's screening) and their verification
     assert (t1["pushed"], t1["verified_on_time"], t1["verified_late"], t1["overdue"]) == (2, 1, 1, 0)
     assert t1["verification_timeliness"] == pytest.approx(0.5)
-    assert (t2["pushed"], t2["overdue"], t2["verification_timeliness"]) == (2, 2, 0.0)
+    # T2's already-monitored household 4 is not pushed, so not counted overdue
+    assert (t2["pushed"], t2["overdue"], t2["verification_timeliness"]) == (1, 1, 0.0)
     assert t3["pushed"] == 0 and t3["verification_timeliness"] is None
     # spot checks: T1 2 called 1 passed; T2 1 called (not answered)
     assert (t1["spot_called"], t1["spot_passed"], t1["spot_pass_rate"]) == (2, 1, 0.5)
@@ -300,7 +318,14 @@ def test_monthly_figures_match_the_rows(county):
     assert t1["data_quality"] == pytest.approx(7 / 8)
     assert t2["data_quality"] == pytest.approx(1.0) and t4["data_quality"] is None
     tot = ctx["total"]
-    assert (tot["monitored"], tot["pushed"], tot["spot_called"]) == (8, 4, 3)
+    assert (tot["monitored"], tot["pushed"], tot["spot_called"]) == (8, 3, 3)
+    # persons: members of the monitored households (declared_size = 1 + n % 4 members each)
+    size = {(t, n): 1 + n % 4 for t, rows_ in HOUSEHOLDS.items() for n in range(1, len(rows_) + 1)}
+    mon = [k for k in size if HOUSEHOLDS[k[0]][k[1] - 1][0] == "监测户"]
+    elim = [k for k in mon if HOUSEHOLDS[k[0]][k[1] - 1][2] == "是"]
+    assert tot["monitored_persons"] == sum(size[k] for k in mon)
+    assert tot["elimination_rate_persons"] == pytest.approx(sum(size[k] for k in elim) / sum(size[k] for k in mon))
+    assert t1["elimination_rate_persons"] == pytest.approx((size[(T1, 6)] + size[(T1, 8)]) / (size[(T1, 4)] + size[(T1, 6)] + size[(T1, 8)]))
 
 
 def test_problem_lists_and_colours(county):
@@ -357,10 +382,17 @@ def test_ranking_uses_the_documented_score(county):
             "data_quality"]
     expected = {}
     for town, vals in ind.items():
-        present = [(w[k], v) for k, v in zip(keys, vals) if v is not None]
-        expected[town] = round(100 * sum(a * b for a, b in present) / sum(a for a, _ in present), 2)
+        # the full weight set: a missing indicator counts 0, never reweighted away
+        expected[town] = round(100 * sum(w[k] * (v or 0.0) for k, v in zip(keys, vals)), 2)
     scores = {r["township_code"]: r["score"] for r in ctx["ranked"]}
     assert scores == pytest.approx(expected)
+    # a missing indicator is shown as missing
+    missing = {r["township_code"]: r["missing_count"] for r in ctx["ranked"]}
+    assert missing == {t: sum(v is None for v in vals) for t, vals in ind.items()}
+    assert [r["township_code"] for r in ctx["incomplete"]] == [r["township_code"] for r in ctx["ranked"]
+                                                               if r["township_code"] in (T3, T4)]
+    t3 = next(r for r in ctx["ranked"] if r["township_code"] == T3)
+    assert t3["missing"] == "核实及时率、电话抽查合格率"
     order = [r["township_code"] for r in ctx["ranked"]]
     assert order == sorted(expected, key=lambda t: -expected[t])
     assert [r["rank"] for r in ctx["ranked"]] == [1, 2, 3, 4]
@@ -369,7 +401,7 @@ def test_ranking_uses_the_documented_score(county):
     assert set(ctx["visit"]["red"]) == {TOWN_NAMES[T1], TOWN_NAMES[T2]}
     letter = "".join(ctx["letter"])
     assert all(name in letter for name in ctx["visit"]["all"])
-    assert "监测户8户" in letter and "推送乡镇核实4户" in letter
+    assert "监测户8户" in letter and "推送乡镇核实3户" in letter
 
 
 def test_rank_ties_share_a_rank():
@@ -378,7 +410,8 @@ def test_rank_ties_share_a_rank():
                         "elimination_rate": [None, None, None], "data_quality": [None, None, None]})
     out = C.rank_townships(fig, {"verification_timeliness": 1.0, "rectification_rate": 1.0})
     assert out.set_index("township_code")["rank"].to_dict() == {"a": 1, "b": 1, "c": 3}
-    assert out.set_index("township_code")["score"].to_dict() == {"a": 100.0, "b": 100.0, "c": 50.0}
+    # over the full weight set: rectification_rate (no data anywhere) counts 0
+    assert out.set_index("township_code")["score"].to_dict() == {"a": 50.0, "b": 50.0, "c": 25.0}
 
 
 def test_departments_section(county):
@@ -394,15 +427,50 @@ def test_departments_section(county):
 
 # ---- quarterly -----------------------------------------------------------------------------
 
+def deliver_december(eng) -> None:
+    """A December delivery: November's registry again, validated."""
+    regions, hh = registry(eliminate_in_nov=True)
+    with eng.begin() as conn:
+        db.replace_period(conn, "regions", "2026-12", regions)
+        db.replace_period(conn, "households", "2026-12", hh)
+        db.replace_period(conn, "members", "2026-12", members(hh))
+    with Session(eng) as s, s.begin():
+        s.add(ValidationRun(run_uid="r2", period="2026-12", feed="households", department="乡村振兴局", status="通过",
+                            rows_total=len(hh), rows_accepted=len(hh), rows_quarantined=0, rows_unmatched=0,
+                            validated_at=dt.datetime(2027, 1, 6), is_current=True))
+
+
+def test_quarterly_without_the_last_month_or_with_a_gap(county):
+    # December (the quarter's last month) not delivered yet: no materials
+    with pytest.raises(C.NoReportData, match="2026-12"):
+        quarterly.build_context(county, "2026-Q4")
+    # a month before it without data (November held: no households) is "—" and named, never zeros
+    deliver_december(county)
+    with county.begin() as conn:
+        db.replace_period(conn, "households", NOV, registry()[1].iloc[0:0])
+    ctx = quarterly.build_context(county, "2026-Q4")
+    assert ctx["delivered"] == [True, False, True]
+    assert ctx["missing_months"] == ["2026年11月"]
+    rows = by_code(ctx["rows"])
+    assert rows[T1]["monitored"] == [3, None, 3]
+    assert ctx["county_series"]["pushed"][1] is None and ctx["county_series"]["monitored"] == [8, None, 8]
+    from fangpin.render import render_html
+
+    html = render_html(quarterly.TEMPLATE, ctx)
+    assert "2026年11月无已校验的农户数据" in html and "nan" not in html.lower()
+
+
 def test_quarterly_three_months_side_by_side(county):
+    deliver_december(county)
     ctx = quarterly.build_context(county, "2026-Q4")
     assert ctx["months"] == ["10月", "11月", "12月"]
     rows = by_code(ctx["rows"])
-    assert rows[T2]["elimination_rate"] == [0.0, 0.5, None]  # Nov eliminates one of two; Dec not delivered
-    assert rows[T1]["monitored"] == [3, 3, None]
+    assert rows[T2]["elimination_rate"] == [0.0, 0.5, 0.5]  # Nov eliminates one of two
+    assert rows[T1]["monitored"] == [3, 3, 3]
     # T1 and T2 have a red-list problem in October and November; T3 only in November
     assert rows[T1]["red"][:2] == [1, 2] and rows[T3]["red"][:2] == [0, 1]
-    assert [r["township_code"] for r in ctx["repeated_red"]] == [T1, T2]
+    # T1 and T2 red in all three months, T3 in November and December
+    assert {r["township_code"]: r["months"] for r in ctx["repeated_red"]} == {T1: 3, T2: 3, T3: 2}
     assert ctx["county_series"]["problems_new"][:2] == [4, 0]
     assert ctx["departments"][0]["months"][0]["status"] == "通过"
 
@@ -440,6 +508,7 @@ def page_count(path) -> int:
 
 def test_render_every_report(county_sqlite, tmp_path):
     eng = county_sqlite
+    deliver_december(eng)
     out = {kind: reports.build_report(kind, period, tmp_path, eng=eng)
            for kind, period in (("weekly", "2026-W43"), ("monthly", OCT), ("quarterly", "2026-Q4"))}
     assert out["monthly"].name == "兴宾区防返贫动态监测月通报_2026年10月.pdf"

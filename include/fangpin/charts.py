@@ -15,6 +15,12 @@ PALETTE = ("#b00000", "#1f4e9c", "#d28c00", "#2e7d32", "#6a1b9a", "#455a64")
 LIST_COLOURS = {"蓝单": "#1f4e9c", "黄单": "#d8a900", "红单": "#b00000"}
 
 
+def _area() -> str:
+    from fangpin.config import settings
+
+    return settings().area_word
+
+
 def _num(v) -> float:
     try:
         f = float(v)
@@ -38,8 +44,10 @@ def _style(ax, title: str | None):
 
 
 def hbar(labels: list[str], values: list, title: str | None = None, pct: bool = False,
-         highlight: list[str] | None = None, reference: float | None = None, xlabel: str | None = None) -> str:
-    """Horizontal bars, one per label (top to bottom in the given order), value printed at the end."""
+         highlight: list[str] | None = None, reference: float | None = None, xlabel: str | None = None,
+         reference_label: str | None = None) -> str:
+    """Horizontal bars, one per label (top to bottom in the given order), value printed at the end;
+    `reference` draws a dashed line labelled `reference_label` (default 全区/全县 from the settings)."""
     plt = pyplot()
     vals = [_num(v) for v in values]
     fig, ax = plt.subplots(figsize=(6.6, max(1.6, 0.26 * len(labels) + 0.8)))
@@ -56,7 +64,7 @@ def hbar(labels: list[str], values: list, title: str | None = None, pct: bool = 
         ax.xaxis.set_major_formatter(lambda x, _: f"{x * 100:.0f}%")
     if reference is not None and not math.isnan(_num(reference)):
         ax.axvline(reference, color="#888", linestyle="--", linewidth=0.8,
-                   label=f"全县 {_fmt(_num(reference), pct)}")
+                   label=f"{reference_label or _area()} {_fmt(_num(reference), pct)}")
         ax.legend(fontsize=7.5, frameon=False, loc="lower right")
     if xlabel:
         ax.set_xlabel(xlabel, fontsize=8)

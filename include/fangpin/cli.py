@@ -167,7 +167,13 @@ def cmd_report(args) -> int:
         pipeline.screen_period(month, str(args.out), push_lists=False)
         pipeline.sample_period(month, str(args.out))
         pipeline.derive_problems(month)
-    pdf = pipeline.build_report(args.kind, args.period, str(args.out))
+    from fangpin.reports.common import NoReportData
+
+    try:
+        pdf = pipeline.build_report(args.kind, args.period, str(args.out))
+    except NoReportData as exc:  # no report from no data: one line, exit status 1
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(pdf)
     return 0
 

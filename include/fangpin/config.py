@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     county_code: str = "451302"
     province: str = "广西"
     issuing_office: str = "兴宾区乡村振兴局"
+    county_kind: str | None = Field(None, description="区 or 县 (as in 全区 / 全县 in the reports); "
+                                                      "unset: the last character of `county` when it is 区/县/市/旗, else 县")
 
     leaders: list[str] = Field(default_factory=lambda: ["leaders@fangpin.local"],
                                description="recipients of the weekly, monthly and quarterly reports")
@@ -73,6 +75,12 @@ class Settings(BaseSettings):
         if self.db_url:
             return self.db_url
         return f"sqlite:///{(self.home / 'fangpin.db').resolve()}"
+
+    @property
+    def area_word(self) -> str:
+        """全区 / 全县 (…): how the reports name the whole county."""
+        kind = self.county_kind or (self.county[-1] if self.county and self.county[-1] in "区县市旗" else "县")
+        return f"全{kind}"
 
     def township_contact(self, code: str) -> str | None:
         if code in self.township_contacts:

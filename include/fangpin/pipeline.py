@@ -123,24 +123,104 @@ def write_push_list(period: str, township_code: str, out_dir: str, eng=None) -> 
     return str(paths[0]) if paths else None
 
 
+def _township_name(eng, period: str, township_code: str) -> str:
+    from fangpin.store.db import read_feed
+
+    regions = read_feed(eng, "regions", str(period), columns=["code", "name"])
+    names = regions.drop_duplicates("code").set_index("code")["name"]
+    return str(names.get(township_code, township_code))
+
+
+def _html_figures(title: str, rows: list[tuple[str, str]]) -> str:
+    """A small two-column table of key figures for an email body (escaped; figures only)."""
+    from html import escape
+
+    cells = "".join(f"<tr><td>{escape(k)}</td><td style='text-align:right'>{escape(str(v))}</td></tr>" for k, v in rows)
+    return f"<p><b>{escape(title)}</b></p><table border='1' cellpadding='3' cellspacing='0'>{cells}</table>"
+
+
+def _iso_day(v) -> str:
+    """'2026-11-21' from a date/Timestamp/text; '' when missing."""
+    import re
+
+    text = "" if v is None else str(v)
+    return text[:10] if re.match(r"\d{4}-\d{2}-\d{2}", text) else ""
+
+
+def push_list_version(period: str, township_code: str, eng=None) -> dict:
+    """The version info of a township's push list (content = its suspected households, already
+    monitored ones excluded), so a changed push list is re-sent as 更正版 N."""
+    from fangpin.pushlists import push_rows
+    from fangpin.versions import changes, fingerprint, last_sent
+
+    eng = _engine(eng)
+    rows = push_rows(eng, str(period), [township_code])
+    if "already_monitored" in rows:
+        rows = rows[~rows["already_monitored"].astype(bool)]
+    content = [{"household_id": r.household_id, "village_code": r.village_code, "risk_level": r.risk_level,
+                "rules": r.rules, "verify_by": _iso_day(getattr(r, "verify_by", None))}
+               for r in rows.itertuples(index=False)]
+    high = sum(1 for c in content if c["risk_level"] == "高")
+    summ = {"figures": {"推送户数（户）": len(content), "其中高风险（户）": high},
+            "problems": {}, "extra": {"households": sorted(c["household_id"] for c in content),
+                                      "verify_by": max((c["verify_by"] for c in content), default="")}}
+    fp = fingerprint({"rows": content})
+    key = f"push_list:{township_code}"
+    last = last_sent(key, str(period), eng)
+    if last is None:
+        version, diff = 1, []
+    elif last["fingerprint"] == fp:
+        version, diff = last["version"], list(last.get("changes") or [])
+    else:
+        version = last["version"] + 1
+        old, new = set(last["summary"]["extra"].get("households", [])), set(summ["extra"]["households"])
+        diff = changes(last["summary"], summ)
+        diff = [d for d in diff if not d.startswith("明细更正")]
+        if new - old:
+            diff.append(f"新增推送{len(new - old)}户")
+        if old - new:
+            diff.append(f"撤回推送{len(old - new)}户")
+        diff = diff or ["推送户的村、风险等级或核实截止日期有更正"]
+    return {"report": key, "period": str(period), "kind": "push_list", "version": version, "fingerprint": fp,
+            "summary": summ, "changes": diff}
+
+
 def send_push_list(period: str, township_code: str, path: str | None, force: bool = False, eng=None) -> list[str]:
-    """Emails a township its push list (to the township's configured contact)."""
+    """Emails a township its push list (to the township's configured contact); a push list whose
+    content changed after it was sent goes again as 更正版 N."""
     if not path:
         return []
     from fangpin.config import settings
     from fangpin.notify import send_report
+    from fangpin.versions import versioned_name
 
     to = settings().township_contact(township_code)
     if not to:
         return []
-    from fangpin.screen import push_dates
+    eng = _engine(eng)
+    info = push_list_version(period, township_code, eng)
+    name = _township_name(eng, period, township_code)
+    month = Month.parse(period)
+    verify_by = info["summary"]["extra"]["verify_by"]
+    if not verify_by:
+        from fangpin.screen import push_dates
 
-    pushed_on, verify_by = push_dates(period, settings().province)
-    days = (verify_by - pushed_on).days
-    return send_report(f"push_list:{township_code}", str(period), Path(path), [to],
-                       subject=f"【防返贫监测】{Month.parse(period).label}疑似风险户推送清单（请于{days}日内入户核实）",
-                       html_body="<p>附件为本乡镇疑似返贫致贫风险户清单，请组织入户核实，并在核实截止日期前反馈核实结论。</p>",
-                       force=force, eng=_engine(eng))
+        verify_by = str(push_dates(period, settings().province)[1])
+    by = f"{int(verify_by[5:7])}月{int(verify_by[8:10])}日"
+    fig = info["summary"]["figures"]
+    body = (f"<p>{name}：</p><p>附件为{month.label}数据比对筛查出的本乡镇疑似返贫致贫风险户推送清单，"
+            f"请组织入户核实，于{by}前反馈核实结论。</p>"
+            + _html_figures("清单概况", [("推送户数", f"{fig['推送户数（户）']}户"), ("其中高风险", f"{fig['其中高风险（户）']}户"),
+                                     ("核实截止日期", by)])
+            + f"<p>{settings().issuing_office}</p>")
+    path = Path(path)
+    return send_report(f"push_list:{township_code}", str(period), path, [to],
+                       subject=f"【推送清单】{name}{month.label}疑似风险户推送清单（请于{by}前入户核实）",
+                       html_body=body, force=force, eng=eng, version=info,
+                       attachment_name=versioned_name(f"{name}疑似风险户推送清单_{month.year}年{month.month}月{path.suffix}",
+                                                      info["version"]),
+                       ascii_name=f"push_list_{township_code}_{month}{path.suffix}",
+                       archive_dir=path.parent / "sent")
 
 
 def derive_problems(period: str, eng=None) -> dict:
@@ -231,6 +311,10 @@ def report_month(kind: str, period: str) -> str:
 
 
 def build_report(kind: str, period: str, out_dir: str, eng=None) -> str:
+    """Builds a leaders' report PDF (as 更正版 N when its content changed after a version was sent).
+
+    Raises fangpin.reports.common.NoReportData (one line, Chinese + English) when the period
+    has no data to report on: the task fails, the failure alert goes out, no PDF is written."""
     from fangpin.reports import build_report as build
 
     eng = _engine(eng)
@@ -245,6 +329,7 @@ REPORT_SUBJECTS = {
     "monthly": "【月通报】{county}防返贫动态监测工作月通报（{label}）",
     "quarterly": "【季调度】{county}防返贫动态监测季度调度会材料（{label}）",
 }
+KIND_NAMES = {"weekly": "周统计", "monthly": "工作月通报", "quarterly": "季度调度会材料"}
 
 
 def _label(kind: str, period: str) -> str:
@@ -253,18 +338,56 @@ def _label(kind: str, period: str) -> str:
     return {"weekly": Week.parse, "quarterly": Quarter.parse}.get(kind, Month.parse)(period).label
 
 
+def _pct(v) -> str:
+    return "—" if v is None else f"{v * 100:.1f}%"
+
+
+def report_key_figures(kind: str, info: dict | None) -> list[tuple[str, str]]:
+    """The key figures an email body quotes, from the version summary written beside the PDF."""
+    if not info:
+        return []
+    f = info.get("summary", {}).get("figures", {})
+    extra = info.get("summary", {}).get("extra", {})
+    g = lambda k, unit="": "—" if f.get(k) is None else f"{f[k]:,}{unit}"  # noqa: E731
+    if kind == "monthly":
+        red_towns = extra.get("red_townships") or []
+        return [
+            ("推送核实户数", g("推送核实（户）", "户")),
+            ("核实按期率", f"{_pct(f.get('核实及时率'))}（按期{g('按期核实（户）')}户、逾期核实{g('逾期核实（户）')}户、"
+                        f"逾期未核实{g('逾期未核实（户）')}户、核实期内{g('核实期内（户）')}户）"),
+            ("清单问题", f"{g('清单问题（个）', '个')}：红单{g('红单（个）')}、黄单{g('黄单（个）')}、蓝单{g('蓝单（个）')}"),
+            ("红单乡镇", "、".join(red_towns) if red_towns else "无"),
+            ("风险消除率", f"按户{_pct(f.get('风险消除率（按户）'))}、按人{_pct(f.get('风险消除率（按人）'))}"),
+        ]
+    if kind == "quarterly":
+        months = sorted({k.split("@", 1)[1] for k in f if "@" in k}, key=lambda m: int(m.rstrip("月")))
+        last = months[-1] if months else ""
+        return [
+            (f"{last}监测户", g(f"monitored@{last}", "户")),
+            (f"{last}风险消除率（按户/按人）", f"{_pct(f.get(f'elimination_rate@{last}'))} / "
+                                         f"{_pct(f.get(f'elimination_rate_persons@{last}'))}"),
+            (f"{last}推送核实", g(f"pushed@{last}", "户")),
+            (f"{last}红单/黄单/蓝单", f"{g(f'red@{last}')} / {g(f'yellow@{last}')} / {g(f'blue@{last}')}"),
+        ]
+    return [(k, "—" if v is None else (_pct(v) if isinstance(v, float) else f"{v:,}")) for k, v in list(f.items())[:8]]
+
+
 def send_report(kind: str, period: str, pdf: str, force: bool = False, eng=None) -> list[str]:
-    """Emails a leaders' report to settings().leaders (never twice for a period unless forced)."""
+    """Emails a leaders' report to settings().leaders: never twice for the same content unless
+    forced; a report changed after it was sent goes again as 更正版 N (fangpin.notify)."""
     from fangpin.config import settings
     from fangpin.notify import send_report as send
+    from fangpin.versions import read_meta
 
     s = settings()
     label = _label(kind, period)
+    info = read_meta(Path(pdf))
     subject = REPORT_SUBJECTS[kind].format(county=s.county, label=label)
-    body = (f"<p>各位领导：</p><p>现将{s.county}{label}防返贫动态监测{subject.split('】')[0][1:]}材料报送如下，"
-            f"详见附件PDF。</p><p>{s.issuing_office}</p>")
+    body = (f"<p>各位领导：</p><p>现将{s.county}{label}防返贫动态监测{KIND_NAMES[kind]}报送如下，详见附件PDF。</p>"
+            + (_html_figures("主要数字", report_key_figures(kind, info)) if info else "")
+            + f"<p>{s.issuing_office}</p>")
     return send(kind, str(period), Path(pdf), list(s.leaders), subject=subject, html_body=body,
-                force=force, eng=_engine(eng))
+                force=force, eng=_engine(eng), version=info)
 
 
 def write_township_problems(period: str, township_code: str, out_dir: str, eng=None) -> str | None:
@@ -276,19 +399,35 @@ def write_township_problems(period: str, township_code: str, out_dir: str, eng=N
 
 def send_township_problems(period: str, township_code: str, pdf: str | None, force: bool = False,
                            eng=None) -> list[str]:
+    """Emails a township its problem list: township and month in the subject and the attachment
+    name, counts by colour and the deadline in the body (更正版 N when it changed after sending)."""
     if not pdf:
         return []
     from fangpin.config import settings
     from fangpin.notify import send_report as send
+    from fangpin.versions import read_meta
 
     to = settings().township_contact(township_code)
     if not to:
         return []
     from fangpin.reports.common import bulletin_date, rectification_days
 
+    eng = _engine(eng)
     month = Month.parse(period)
-    days = rectification_days(bulletin_date(month))
+    issued = bulletin_date(month)
+    days = rectification_days(issued)
+    info = read_meta(Path(pdf))
+    summ = (info or {}).get("summary", {})
+    name = summ.get("extra", {}).get("township_name") or _township_name(eng, period, township_code)
+    deadline = issued + dt.timedelta(days=days)
+    by = f"{deadline.month}月{deadline.day}日"
+    f = summ.get("figures", {})
+    counts = [(c, f"{f.get(f'{c}（个）', 0)}个") for c in ("红单", "黄单", "蓝单")]
+    body = (f"<p>{name}：</p><p>附件为本乡镇{month.label}防返贫动态监测问题清单（{issued.month}月{issued.day}日通报），"
+            f"请于{by}前完成整改并反馈整改情况；红单问题由挂点领导实地督导。</p>"
+            + _html_figures("清单概况", [*counts, ("已销号", f"{f.get('已销号（个）', 0)}个"), ("整改期限", by)])
+            + f"<p>{settings().issuing_office}</p>")
     return send(f"problems:{township_code}", str(period), Path(pdf), [to],
-                subject=f"【问题清单】{month.label}防返贫监测问题清单（请于{days}日内整改）",
-                html_body="<p>附件为本乡镇本月防返贫动态监测问题清单，请于整改期限内完成整改并反馈整改情况。</p>",
-                force=force, eng=_engine(eng))
+                subject=f"【问题清单】{name}{month.label}防返贫监测问题清单（请于{by}前整改）",
+                html_body=body, force=force, eng=eng, version=info,
+                ascii_name=f"problems_{township_code}_{month}.pdf")

@@ -43,8 +43,8 @@ def check_fonts() -> str:
 def _fmt_int(v) -> str:
     try:
         return f"{int(round(float(v))):,}"
-    except (TypeError, ValueError):
-        return "—" if v is None else str(v)
+    except (TypeError, ValueError, OverflowError):  # None, text, NaN, inf
+        return "—" if v is None or v != v else str(v)
 
 
 def _fmt_money(v) -> str:
@@ -55,10 +55,12 @@ def _fmt_money(v) -> str:
 
 
 def _fmt_pct(v, digits: int = 1) -> str:
+    """0.4514 -> '45.1%'; None / NaN / not a number -> '—' (never 'nan%')."""
     try:
-        return f"{float(v) * 100:.{digits}f}%"
+        f = float(v)
     except (TypeError, ValueError):
         return "—"
+    return "—" if f != f or f in (float("inf"), float("-inf")) else f"{f * 100:.{digits}f}%"
 
 
 def _fmt_date(v) -> str:
@@ -81,7 +83,8 @@ def environment(templates_dir: str | None = None) -> Environment:
 
 
 def render_html(template: str, context: dict) -> str:
-    ctx = {"settings": settings(), "font_family": check_fonts(), **context}
+    s = settings()
+    ctx = {"settings": s, "font_family": check_fonts(), "area": s.area_word, "correction": None, **context}
     return environment().get_template(template).render(**ctx)
 
 

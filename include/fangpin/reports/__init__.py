@@ -48,23 +48,53 @@ def ascii_name(kind: str, period: str) -> str:
     return _module(kind).ascii_name(period)
 
 
+def report_key(kind: str, township_code: str | None = None) -> str:
+    """The key a report's deliveries and versions are recorded under (weekly, monthly, quarterly,
+    problems:<乡镇代码>)."""
+    return f"problems:{township_code}" if kind == "problems" else kind
+
+
+def _render_versioned(eng, kind: str, period: str, mod, ctx: dict, out_dir: Path, name: str,
+                      key: str) -> Path:
+    """Renders a report as the version it would be sent as (更正版 N when its content changed after
+    a version was sent; fangpin.versions) and writes the version info beside the PDF."""
+    from fangpin.versions import prepare, versioned_name, write_meta
+
+    info = prepare(key, str(period), kind, ctx, eng)
+    path = render_pdf(mod.TEMPLATE, ctx, Path(out_dir) / versioned_name(name, info["version"]))
+    write_meta(path, info)
+    if info["version"] > 1:
+        log.info("%s %s: content changed since version %d was sent; built as 更正版%d (%s)", key, period,
+                 info["version"] - 1, info["version"] - 1, "; ".join(info["changes"]))
+    return path
+
+
 def build_report(kind: str, period: str, out_dir: Path, eng=None) -> Path:
-    """Renders the `kind` report (weekly | monthly | quarterly) of `period` to out_dir/<Chinese name>.pdf."""
+    """Renders the `kind` report (weekly | monthly | quarterly) of `period` to out_dir/<Chinese name>.pdf
+    (…_更正版N.pdf for a correction), with its version info in <pdf>.version.json.
+
+    Raises fangpin.reports.common.NoReportData when the period has no data to report on."""
     if kind not in KINDS:
         raise ValueError(f"unknown report kind {kind!r}; known: {', '.join(KINDS)}")
     mod = _module(kind)
-    ctx = mod.build_context(_engine(eng), str(period))
-    return render_pdf(mod.TEMPLATE, ctx, Path(out_dir) / mod.file_name(period))
+    eng = _engine(eng)
+    ctx = mod.build_context(eng, str(period))
+    return _render_versioned(eng, kind, str(period), mod, ctx, Path(out_dir), mod.file_name(period), report_key(kind))
 
 
 def build_township_problems(period: str, township_code: str, out_dir: Path, eng=None,
                             empty: bool = False) -> Path | None:
     """One township's problem-list PDF; None when the township has nothing listed this month
-    (unless `empty`, which renders the "no problem" page)."""
+    (unless `empty`, which renders the "no problem" page, or a list was already sent for the
+    month: its correction then says the list is now empty)."""
     from fangpin.reports import township
+    from fangpin.versions import last_sent
 
-    ctx = township.build_context(_engine(eng), str(period), township_code)
-    if not ctx["rows"] and not empty:
+    eng = _engine(eng)
+    key = report_key("problems", township_code)
+    ctx = township.build_context(eng, str(period), township_code)
+    if not ctx["rows"] and not empty and last_sent(key, str(period), eng) is None:
         log.info("%s %s: no problem listed, no problem-list PDF", township_code, period)
         return None
-    return render_pdf(township.TEMPLATE, ctx, Path(out_dir) / township.file_name(period, ctx["township_name"]))
+    return _render_versioned(eng, "problems", str(period), township, ctx, Path(out_dir),
+                             township.file_name(period, ctx["township_name"]), key)

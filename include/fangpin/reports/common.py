@@ -10,11 +10,18 @@ Indicator definitions (also printed in the bulletin and in docs/reports.md):
 - monitored households: households of the delivery with 农户类别 = 监测户;
 - new entries: 监测户 whose 识别监测时间 is the month;
 - risk eliminations: 监测户 with 风险是否已消除 = 是 and 消除监测时间 in the month;
-- risk elimination rate: 监测户 with 风险是否已消除 = 是 / all 监测户 (households);
+- risk elimination rate: 监测户 with 风险是否已消除 = 是 / all 监测户, by households and by persons
+  (persons = the members listed for those households in the members feed; a household without
+  a member row counts its 家庭人口数);
+- quarantined households: distinct 户编号 of households rows quarantined in validation and not
+  accepted under another row, attributed to a township by their 行政区划代码 (shown beside 农户数,
+  never silently missing);
 - suspected: the month's screening results (新增疑似 / 持续疑似; high risk; 应纳未纳 = high risk and
   not already monitored);
 - pushed: screening results whose push date falls in the month (the previous month's screening),
-  their verification = the first 核实日期 on or after the push, on time when not after 核实截止;
+  households already monitored excluded (they are not pushed); their verification = the first
+  核实日期 on or after the push, on time when not after 核实截止; 按期 + 逾期核实 + 逾期未核实 + 待核实
+  = 推送;
 - spot-check pass rate: passed / called (fangpin.sample.pass_rates);
 - problems: fangpin.problems.problem_list (its colours and status) as of the bulletin date;
   rectification rate = listed problems due by then (整改期限 ≤ bulletin date) that are closed /
@@ -64,6 +71,13 @@ INDICATOR_DEFINITIONS = {
     "risk_elimination_rate": "已标注风险消除的监测户 ÷ 全部监测户",
     "data_quality": "乡镇报送的日常排查、核实反馈、整改反馈中通过校验的行数 ÷ 报送行数",
 }
+
+
+class NoReportData(RuntimeError):
+    """A report asked for a period without data to report on (empty, missing or held delivery, or
+    no validation run): no PDF of zeros is ever built. The message is one line, Chinese + English."""
+
+
 # ---- small helpers ---------------------------------------------------------------------------
 
 def query(eng: Engine, stmt) -> pd.DataFrame:
@@ -145,9 +159,72 @@ def townships(eng: Engine, month: Month, hh: pd.DataFrame | None = None) -> pd.S
     return pd.Series({c: towns.get(c, c) for c in sorted(codes)}, dtype="object")
 
 
-def registry_figures(hh: pd.DataFrame, month: Month) -> pd.DataFrame:
+def has_data(eng: Engine, month: Month) -> bool:
+    """Whether the month has a validated delivery with households and members (require_data passes)."""
+    try:
+        require_data(eng, month, "报告")
+    except NoReportData:
+        return False
+    return True
+
+
+def require_data(eng: Engine, month: Month, report: str, report_en: str = "report") -> None:
+    """Raises NoReportData unless the month has a validated delivery with households and members.
+
+    An empty, missing or held delivery (households or members absent or empty in the loaded
+    period) or a period never validated stops the report: never a PDF of zeros, never an email."""
+    from sqlalchemy import func
+
+    missing = []
+    with eng.connect() as conn:
+        for feed, zh in (("households", "农户"), ("members", "家庭成员")):
+            t = FEED_TABLES[feed]
+            n = conn.execute(select(func.count()).select_from(t).where(t.c.period == str(month))).scalar()
+            if not n:
+                missing.append((feed, zh))
+        v = ValidationRun.__table__
+        runs = conn.execute(select(func.count()).select_from(v).where(
+            and_(v.c.period == str(month), v.c.is_current.is_(True)))).scalar()
+    if missing:
+        raise NoReportData(
+            f"{month.label}无{'、'.join(zh for _, zh in missing)}数据（交付为空、缺失或被暂缓），不生成{report} / "
+            f"no {' or '.join(f for f, _ in missing)} loaded for {month}: no {report_en} is built from no data")
+    if not runs:
+        raise NoReportData(f"{month.label}的交付未经校验，不生成{report} / no validation run for {month}: "
+                           f"no {report_en} is built from unvalidated data")
+
+
+def persons_per_household(eng: Engine, month: Month, hh: pd.DataFrame) -> pd.Series:
+    """household_id -> persons: members listed in the members feed, else its 家庭人口数."""
+    mem = read_feed(eng, "members", str(month), columns=["household_id"])
+    counts = mem.groupby("household_id").size()
+    ids = hh.drop_duplicates("household_id").set_index("household_id")
+    declared = pd.to_numeric(ids["declared_size"], errors="coerce").fillna(0).astype("int64")
+    return counts.reindex(ids.index).fillna(declared).astype("int64")
+
+
+def quarantined_households(eng: Engine, month: Month, hh: pd.DataFrame) -> pd.Series:
+    """Per township: distinct 户编号 of households rows quarantined in the month's validation and
+    not accepted under another row; key "" holds the rows whose 行政区划代码 names no township."""
+    q = QuarantinedRow.__table__
+    raw = query(eng, select(q.c.raw).where(and_(q.c.period == str(month), q.c.feed == "households")))
+    accepted = set(hh["household_id"])
+    seen: dict[str, str] = {}
+    for r in raw["raw"]:
+        r = r if isinstance(r, dict) else _json(r)
+        hid = str(r.get("户编号", r.get("household_id", "")) or "").strip()
+        if hid in accepted:
+            continue
+        code = re.sub(r"\D", "", str(r.get("行政区划代码", r.get("village_code", "")) or ""))
+        key = hid or f"row{len(seen)}"
+        seen.setdefault(key, code[:9] if len(code) >= 9 else "")
+    return pd.Series(list(seen.values()), dtype="object").value_counts().rename("households_quarantined")
+
+
+def registry_figures(hh: pd.DataFrame, month: Month, persons: pd.Series | None = None) -> pd.DataFrame:
     """Per township: households, monitored, new_entries, eliminated_total, eliminated_in_month,
-    monitored_open, elimination_rate."""
+    monitored_open, elimination_rate (households); with `persons` (household_id -> persons) also
+    persons, monitored_persons, eliminated_persons, elimination_rate_persons."""
     key = f"{month.year:04d}{month.month:02d}"
     monitored = hh["category"] == F.CAT_MONITORED
     eliminated = monitored & (hh["risk_eliminated"] == "是")
@@ -159,9 +236,16 @@ def registry_figures(hh: pd.DataFrame, month: Month) -> pd.DataFrame:
         "eliminated_total": eliminated.astype(int),
         "eliminated_in_month": (eliminated & (month_key(hh["eliminated_month"]) == key).fillna(False)).astype(int),
     })
+    if persons is not None:
+        size = hh["household_id"].map(persons).fillna(0).astype("int64").to_numpy()
+        flags["persons"] = size
+        flags["monitored_persons"] = monitored.to_numpy() * size
+        flags["eliminated_persons"] = eliminated.to_numpy() * size
     out = flags.groupby("township_code").sum()
     out["monitored_open"] = out["monitored"] - out["eliminated_total"]
     out["elimination_rate"] = ratio(out["eliminated_total"], out["monitored"])
+    if persons is not None:
+        out["elimination_rate_persons"] = ratio(out["eliminated_persons"], out["monitored_persons"])
     return out
 
 
@@ -188,11 +272,13 @@ def screening_figures(sr: pd.DataFrame) -> pd.DataFrame:
 
 
 def pushes(eng: Engine, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """Screening results pushed to townships between two dates (inclusive)."""
+    """Screening results pushed to townships between two dates (inclusive). Households already
+    monitored when screened are not pushed (nothing to verify), so they are not counted here."""
     t = ScreeningResult.__table__
     df = query(eng, select(t.c.period, t.c.household_id, t.c.township_code, t.c.village_code, t.c.risk_level,
                            t.c.already_monitored, t.c.pushed_on, t.c.verify_by)
                .where(and_(t.c.pushed_on >= first, t.c.pushed_on <= last)))
+    df = df[~df["already_monitored"].astype(bool)].reset_index(drop=True)
     df["pushed_on"], df["verify_by"] = to_dates(df["pushed_on"]), to_dates(df["verify_by"])
     return df
 
@@ -436,20 +522,26 @@ def ranking_weights(on: dt.date) -> dict[str, float]:
 
 
 def rank_townships(fig: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
-    """Adds score (0–100) and rank to per-township figures.
+    """Adds score (0–100), rank, missing (the Chinese names of the indicators without data,
+    joined by 、) and missing_count to per-township figures.
 
-    score = 100 × Σ wᵢ·xᵢ / Σ wᵢ over the indicators the township has data for (an indicator
-    with nothing to measure — e.g. no household pushed — is left out rather than counted as 0
-    or 100); rank 1 = best; equal scores (to 0.01) share a rank."""
+    score = 100 × Σ wᵢ·xᵢ / Σ wᵢ over the FULL weight set: an indicator with no data this month
+    (e.g. no household pushed, nothing called) contributes 0 and is shown as missing, so every
+    township's score is on the same scale, month after month (never reweighted over the
+    indicators it happens to have). Rank 1 = best; equal scores (to 0.01) share a rank."""
     out = fig.copy()
     num = pd.Series(0.0, index=out.index)
-    den = pd.Series(0.0, index=out.index)
+    missing = pd.Series([[] for _ in range(len(out))], index=out.index, dtype="object")
+    total = sum(weights.values())
     for key, w in weights.items():
         col = INDICATORS[key][0]
         x = out[col].astype("float64") if col in out else pd.Series(np.nan, index=out.index)
         num += (x * w).fillna(0.0)
-        den += x.notna() * w
-    out["score"] = (100 * num / den.where(den > 0)).round(2)
+        for i in x.index[x.isna()]:
+            missing[i] = [*missing[i], INDICATORS[key][1]]
+    out["score"] = (100 * num / total).round(2) if total > 0 else np.nan
+    out["missing"] = missing.map("、".join)
+    out["missing_count"] = missing.map(len).astype("int64")
     out["rank"] = out["score"].rank(method="min", ascending=False).astype("Int64")
     return out.sort_values(["rank", "township_code"] if "township_code" in out else ["rank"])
 
@@ -477,22 +569,35 @@ def month_figures(eng: Engine, month: Month) -> dict:
     sr = screening(eng, month)
     pushed = verification_status(eng, pushes(eng, month.start, month.end), as_of)
     pl = problem_list(eng, month, issued)
+    quarantined = quarantined_households(eng, month, hh)
     parts = [
-        registry_figures(hh, month), screening_figures(sr), verification_figures(pushed),
-        spot_check_figures(eng, month), problem_figures(pl, month, issued),
+        registry_figures(hh, month, persons_per_household(eng, month, hh)), screening_figures(sr),
+        verification_figures(pushed), spot_check_figures(eng, month), problem_figures(pl, month, issued),
+        quarantined[quarantined.index.isin(towns.index)].to_frame(),
+        pl.assign(should_monitor_listed=(pl["problem_type"] == SHOULD_MONITOR).astype(int))
+          .groupby("township_code")[["should_monitor_listed"]].sum(),
     ]
     table = pd.DataFrame(index=pd.Index(towns.index, name="township_code"))
     for p in parts:
         table = table.join(p, how="left")
     table = table.join(township_data_quality(eng, month, hh), how="left")
-    rate_cols = [c for c in table.columns if c.endswith("_rate") or c in ("verification_timeliness", "data_quality")]
+    rate_cols = [c for c in table.columns if c.endswith("_rate") or c.endswith("_rate_persons")
+                 or c in ("verification_timeliness", "data_quality")]
     counts = [c for c in table.columns if c not in rate_cols]
     table[counts] = table[counts].fillna(0).astype("int64")
+    table["households_with_quarantined"] = table["households"] + table["households_quarantined"]
+    counts.append("households_with_quarantined")
     weights = ranking_weights(month.end)
     table = rank_townships(table.reset_index(), weights).set_index("township_code")
     table.insert(0, "township_name", table.index.map(towns))
     total = {c: int(table[c].sum()) for c in counts}
+    # quarantined households rows naming no known township still count in the county total
+    unattributed = int(quarantined[~quarantined.index.isin(towns.index)].sum())
+    total["households_quarantined_unattributed"] = unattributed
+    total["households_quarantined"] += unattributed
+    total["households_with_quarantined"] += unattributed
     total.update(
+        elimination_rate_persons=ratio(total["eliminated_persons"], total["monitored_persons"]),
         elimination_rate=ratio(total["eliminated_total"], total["monitored"]),
         verification_timeliness=ratio(total["verified_on_time"], total["pushed"]),
         spot_pass_rate=ratio(total["spot_passed"], total["spot_called"]),

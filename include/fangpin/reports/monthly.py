@@ -37,25 +37,40 @@ def visit_townships(table, issued: dt.date) -> dict:
     return {"bottom": bottom, "red": red, "all": list(dict.fromkeys(bottom + red))}
 
 
-def _pct(v) -> str:
-    return "—" if v is None or v != v else f"{v * 100:.1f}%"
+def _pct(v, none: str = "") -> str:
+    """A rate in the letter: '45.1%', or '—' (with `none`, the reason, in brackets) when there is
+    nothing to divide by."""
+    if v is None or v != v:
+        return f"—（{none}）" if none else "—"
+    return f"{v * 100:.1f}%"
 
 
-def letter(county: str, label: str, total: dict, visit: dict, rect_days: int) -> list[str]:
-    """The paragraphs of 致四家班子领导的一封信 (figures only; no personal data)."""
+def letter(county: str, label: str, total: dict, visit: dict, rect_days: int, area: str | None = None) -> list[str]:
+    """The paragraphs of 致四家班子领导的一封信 (figures only; no personal data). Every figure is a
+    county total of the tables and lists that follow (tests/test_reconcile.py checks it)."""
     t = total
+    area = area or f"全{county[-1]}"
+    quarantined = ""
+    if t.get("households_quarantined"):
+        quarantined = (f"本月农户数据{t['households_with_quarantined']:,}户（含隔离），其中{t['households_quarantined']:,}户"
+                       "因数据校验未通过被隔离、暂未计入以下数字，已退回数据报送单位核改。")
     paras = [
         f"现将{county}{label}防返贫动态监测和帮扶工作情况报告如下。",
-        f"一是监测帮扶。全{county[-1]}现有监测户{t['monitored']:,}户，本月新识别纳入{t['new_entries']:,}户，"
-        f"本月标注风险消除{t['eliminated_in_month']:,}户，累计风险消除率{_pct(t['elimination_rate'])}。",
+        f"一是监测帮扶。{area}现有监测户{t['monitored']:,}户{t.get('monitored_persons', 0):,}人，"
+        f"本月新识别纳入{t['new_entries']:,}户，本月标注风险消除{t['eliminated_in_month']:,}户；"
+        f"累计风险消除{t['eliminated_total']:,}户{t.get('eliminated_persons', 0):,}人，"
+        f"风险消除率按户{_pct(t['elimination_rate'], '无监测户')}、按人{_pct(t.get('elimination_rate_persons'), '无监测户')}。"
+        + quarantined,
         f"二是数据比对。本月行业部门数据比对筛查出疑似返贫致贫风险户{t['suspected']:,}户，其中新增疑似"
-        f"{t['suspected_new']:,}户、高风险{t['suspected_high']:,}户，高风险且尚未纳入监测（应纳未纳）"
-        f"{t['should_monitor']:,}户。本月推送乡镇核实{t['pushed']:,}户，按期核实{t['verified_on_time']:,}户，"
-        f"逾期未核实{t['overdue']:,}户，核实及时率{_pct(t['verification_timeliness'])}。",
+        f"{t['suspected_new']:,}户、高风险{t['suspected_high']:,}户，高风险且尚未纳入监测{t['should_monitor']:,}户。"
+        f"本月推送乡镇核实{t['pushed']:,}户（已纳入监测的户不推送），其中按期核实{t['verified_on_time']:,}户、"
+        f"逾期核实{t['verified_late']:,}户、逾期未核实{t['overdue']:,}户、尚在核实期内{t['pending']:,}户，"
+        f"核实及时率{_pct(t['verification_timeliness'], '本月无推送户')}。",
         f"三是电话抽查。县数据核查小组本月电话抽查{t['spot_called']:,}户，接通{t['spot_answered']:,}户，"
-        f"信息一致且帮扶落实{t['spot_passed']:,}户，合格率{_pct(t['spot_pass_rate'])}。",
+        f"信息一致且帮扶落实{t['spot_passed']:,}户，合格率{_pct(t['spot_pass_rate'], '本月未抽查')}。",
         f"四是问题整改。本期清单共列问题{t['problems_listed']:,}个，其中本月新发现{t['problems_new']:,}个，"
-        f"已整改{t['problems_closed']:,}个，问题整改率{_pct(t['rectification_rate'])}；"
+        f"“应纳未纳”问题{t.get('should_monitor_listed', 0):,}个；已整改{t['problems_closed']:,}个，"
+        f"问题整改率{_pct(t['rectification_rate'], '无到期问题')}；"
         f"红单{t['red']:,}个、黄单{t['yellow']:,}个、蓝单{t['blue']:,}个。各乡镇须在通报后{rect_days}日内整改到位。",
     ]
     ask = []
@@ -74,6 +89,7 @@ def letter(county: str, label: str, total: dict, visit: dict, rect_days: int) ->
 def build_context(eng: Engine, period: str | Month) -> dict:
     month = Month.parse(str(period))
     s = settings()
+    C.require_data(eng, month, "月通报", "monthly bulletin")
     issued = C.bulletin_date(month)
     mf = C.month_figures(eng, month)
     table, total = mf["table"], mf["total"]
@@ -94,7 +110,8 @@ def build_context(eng: Engine, period: str | Month) -> dict:
     chart_rank = charts.hbar(list(ranked["township_name"]), list(ranked["score"] / 100), pct=True,
                              title="乡镇综合得分", highlight=visit["all"])
     chart_elim = charts.hbar(list(by_name["township_name"]), list(by_name["elimination_rate"]), pct=True,
-                             title="各乡镇风险消除率", reference=total["elimination_rate"])
+                             title="各乡镇风险消除率（按户）", reference=total["elimination_rate"],
+                             reference_label=s.area_word)
     chart_lists = charts.stacked_lists(list(by_name["township_name"]), list(by_name["blue"]),
                                        list(by_name["yellow"]), list(by_name["red"]), title="各乡镇蓝黄红三单")
     return {
@@ -106,12 +123,14 @@ def build_context(eng: Engine, period: str | Month) -> dict:
         "as_of": month.end,
         "county": s.county,
         "issuing_office": s.issuing_office,
-        "letter": letter(s.county, month.label, total, visit, rect_days),
+        "area": s.area_word,
+        "letter": letter(s.county, month.label, total, visit, rect_days, s.area_word),
         "visit": visit,
         "rows": rows,
         "ranked": C.records(ranked),
         "total": total,
         "method": C.method_rows(mf["weights"]),
+        "incomplete": [r for r in C.records(ranked) if r["missing_count"]],
         "escalation_rules": C.escalation_rules(issued),
         "rectification_days": rect_days,
         "verification_days": int(param("problems.verification_days", month.end)),

@@ -3,6 +3,8 @@ the deadline, with the blue / yellow / red escalation. Names of household heads 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Engine
 
 from fangpin.config import settings
@@ -25,6 +27,7 @@ def ascii_name(period: str | Month, township_code: str) -> str:
 def build_context(eng: Engine, period: str | Month, township_code: str) -> dict:
     month = Month.parse(str(period))
     s = settings()
+    C.require_data(eng, month, "问题清单", "problem list")
     issued = C.bulletin_date(month)
     hh = C.households(eng, month)
     towns = C.townships(eng, month, hh)
@@ -50,6 +53,8 @@ def build_context(eng: Engine, period: str | Month, township_code: str) -> dict:
         "closed_count": len(rows) - len(open_rows),
         "counts": counts,
         "rectification_days": C.rectification_days(issued),
+        "deadline": issued + dt.timedelta(days=C.rectification_days(issued)),
+        "area": s.area_word,
         "escalation_rules": C.escalation_rules(issued),
         "restricted": "内部资料：含农户姓名，仅供本乡镇整改使用，不得张贴或外传",
     }

@@ -209,5 +209,26 @@ class ReportDelivery(Base):
     attachment: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    version: Mapped[int | None] = mapped_column(Integer)  # ReportVersion.version sent; NULL (before 0003) = 1
 
     __table_args__ = (Index("ix_report_deliveries_key", "report", "period", "recipient"),)
+
+
+class ReportVersion(Base):
+    """One version of a report as sent (1 = original, N = 更正版 N-1): content fingerprint, key
+    figures and problems listed (summary), changes from the previous version, archived PDF."""
+
+    __tablename__ = "report_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report: Mapped[str] = mapped_column(String(32))  # weekly | monthly | quarterly | problems:<code> | push_list:<code>
+    period: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[dict] = mapped_column(JSON)
+    changes: Mapped[list] = mapped_column(JSON)
+    attachment: Mapped[str] = mapped_column(String(255))
+    archived: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("uq_report_versions_key", "report", "period", "version", unique=True),)
