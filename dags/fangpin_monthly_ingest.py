@@ -10,7 +10,10 @@ Departments deliver month **M** into `<data_dir>/M/` by the 5th of M+1; this DAG
    Emits the `fangpin_delivery` asset.
 3. **screen** — rules R01–R12 → `screening.csv`; emits the `fangpin_screening` asset with
    `extra={"period": M}` — the monthly bulletin waits for it.
-4. **suspect_townships**, then **write_push_list** / **send_push_list** — one mapped task
+4. **audit** — registry audit, checks A01–A12 (疑点数据核查) → `audit.csv`, in parallel with
+   screening (`fangpin.pipeline.audit_period`); checks whose optional columns are absent are
+   skipped and named in the task's result.
+5. **suspect_townships**, then **write_push_list** / **send_push_list** — one mapped task
    per township with suspects:
    the township's xlsx push list, emailed to its contact (never twice unless *force_send*).
 
@@ -66,6 +69,12 @@ def fangpin_monthly_ingest():
         return result
 
     @task
+    def audit(period: str, out_dir: str) -> dict:
+        from fangpin.pipeline import audit_period
+
+        return audit_period(period, out_dir)
+
+    @task
     def suspect_townships(screening: dict) -> list[str]:
         """The townships with at least one suspected household (one push list each)."""
         return list(screening.get("townships", []))
@@ -86,6 +95,7 @@ def fangpin_monthly_ingest():
     ingested = ingest(run["period"], run["data_dir"], run["out_dir"])
     screened = screen(run["period"], run["out_dir"])
     ingested >> screened
+    ingested >> audit(run["period"], run["out_dir"])
     lists = write_push_list.partial(period=run["period"], out_dir=run["out_dir"]).expand(
         township_code=suspect_townships(screened))
     send_push_list.partial(period=run["period"], force=run["force"]).expand(item=lists)

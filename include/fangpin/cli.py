@@ -104,6 +104,18 @@ def cmd_screen(args) -> int:
     return 1 if "households" in validation.rejected or "members" in validation.rejected else 0
 
 
+def cmd_audit(args) -> int:
+    from fangpin import pipeline
+
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    summary = pipeline.audit_period(args.period, str(args.out))
+    print(f"{summary['flagged']} households flagged -> {Path(args.out) / 'audit.csv'}")
+    if summary["skipped"]:
+        print(f"未核查（跳过）：{summary['skipped_text']}")
+    _report_rejections(validation)
+    return 1 if "households" in validation.rejected or "members" in validation.rejected else 0
+
+
 def cmd_sample(args) -> int:
     from fangpin import pipeline
 
@@ -180,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("screen", cmd_screen, "screen households with rules R01–R12 -> screening.csv and push lists")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--no-push-lists", action="store_true")
+    p = stage("audit", cmd_audit, "registry audit, checks A01–A12 (疑点数据核查) -> audit.csv")
+    p.add_argument("--out", required=True, type=Path)
     p = stage("sample", cmd_sample, "draw the month's phone spot-check -> spot_check.csv")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int)

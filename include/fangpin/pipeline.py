@@ -96,6 +96,23 @@ def screen_period(period: str, out_dir: str, push_lists: bool = False, eng=None)
     return detail
 
 
+def audit_period(period: str, out_dir: str, eng=None) -> dict:
+    """Registry audit (A01–A12) of the loaded period: stores the results and writes audit.csv.
+    The summary names the checks skipped because their optional households columns are absent."""
+    from fangpin import audit
+
+    eng = _engine(eng)
+    with recorded("audit", period, eng) as detail:
+        result = audit.audit(audit.load_frames(eng, str(period)), str(period))
+        audit.store_audit(eng, result)
+        audit.write_audit_csv(result, Path(out_dir))
+        detail["flagged"] = int(len(result.flagged))
+        detail["by_check"] = {c: int(n) for c, n in zip(result.checks["code"], result.checks["flagged"]) if n}
+        detail["skipped"] = result.skipped
+        detail["skipped_text"] = result.skipped_text()
+    return detail
+
+
 def township_codes(period: str, eng=None) -> list[str]:
     """The townships of the period's regions feed (the unit of per-township mapped tasks)."""
     from fangpin.store.db import read_feed
