@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from rulecase import build_frames
 
 RULES_DIR = Path(__file__).with_name("rules")
-FILES = sorted(RULES_DIR.glob("R*.yaml")) + [RULES_DIR / "risk_levels.yaml"]
+FILES = sorted(RULES_DIR.glob("R*.yaml")) + [RULES_DIR / "risk_levels.yaml", RULES_DIR / "policy_flags.yaml"]
 AUDIT_FILES = sorted(RULES_DIR.glob("A*.yaml"))
 
 
@@ -60,6 +61,10 @@ def _check(row, expected: dict, hid: str):
         assert text in row["explanation"], row["explanation"]
     for text in expected.get("explanation_excludes", []):
         assert text not in row["explanation"], row["explanation"]
+    for flag in ("dibao_edge", "rigid_expense"):  # 2026 policy flags (None: not determinable)
+        if flag in expected:
+            got = row[flag]
+            assert (None if got is None or pd.isna(got) else bool(got)) is expected[flag], (flag, got)
 
 
 @pytest.mark.parametrize("rule, case", list(_cases()))
@@ -91,7 +96,7 @@ def test_every_rule_has_cases_on_both_sides():
 def test_registry_matches_the_contract():
     from fangpin.screen import RULES
 
-    assert sorted(RULES) == [f"R{i:02d}" for i in range(1, 13)]
+    assert sorted(RULES) == [f"R{i:02d}" for i in range(1, 14)]
     assert RULES["R05"].name == "住院自付费用高" and RULES["R09"].name == "扣除医疗费用后人均纯收入低于监测范围"
 
 

@@ -25,7 +25,6 @@ See docs/audit.md.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,10 +62,6 @@ class AuditContext(Context):
 
     people: pd.DataFrame = field(default_factory=pd.DataFrame)   # id_number, household_id, name, relation, labor_skill, born, male
     delivered: frozenset = frozenset()                            # optional households columns delivered
-
-    def months_back(self, months: int) -> pd.Timestamp:
-        """First day of the window of `months` calendar months ending with the period."""
-        return pd.Timestamp(self.month.shift(-(months - 1)).start)
 
 
 def _birth(ids: pd.Series) -> pd.Series:
@@ -266,10 +261,6 @@ def a10(ctx: AuditContext) -> pd.DataFrame:
     n = heads.reindex(h.index, fill_value=0)
     n = n[n != 1]
     return _fields(n.index, n=n.astype("int64"))
-
-
-def _sex(male: pd.Series) -> list[str]:
-    return ["男" if m else "女" for m in male]
 
 
 @check("A11", "户主与配偶同性别", "户主与配偶均为{sex}性")
