@@ -152,3 +152,29 @@ def feedback(feed: str, rows: list[dict]) -> pd.DataFrame:
     """A typed feedback feed (verifications, rectifications, …) from plain dicts."""
     return _typed(feed, [{k: (_date(v) if F.feed(feed).column(k).kind == F.DATE else v) for k, v in r.items()}
                          for r in rows])
+
+
+def write_delivery(folder, case: dict, optional: bool = True, edit=None):
+    """Writes the case's frames as a delivery (the generator's writers); `optional=False` drops
+    the households columns 风险类型 and 风险消除方式; `edit(feed, text)` may change a feed's cells
+    (internal column names) and returns the text frame to write."""
+    import numpy as np
+
+    from fangpin.generate import write
+
+    frames = build_frames(case)
+    frames["regions"] = regions_for(frames["households"])
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, typed in frames.items():
+        if typed.empty and name != "households":
+            continue
+        text = write.text_frame(name, typed.assign(declared_size=typed["declared_size"].astype("int64"))
+                                if name == "households" else typed, rng)
+        if edit:
+            text = edit(name, text)
+        if name == "households" and not optional:
+            text = text.drop(columns=["risk_types", "elimination_method"])
+        zh = {c.name: c.zh for c in F.feed(name).columns}
+        text.rename(columns=zh).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+    return folder

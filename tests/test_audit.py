@@ -7,10 +7,9 @@ and the 疑点数据 problem candidates."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from rulecase import build_frames, regions_for
+from rulecase import write_delivery as _write
 
 PERIOD = "2026-10"
 
@@ -31,28 +30,7 @@ CASE = {"households": [
 
 
 def write_delivery(folder, case=CASE, optional=True, edit=None):
-    """Writes the case's frames as a delivery (the generator's writers); `optional=False` drops
-    the households columns 风险类型 and 风险消除方式; `edit(households_text)` may change cells."""
-    from fangpin import feeds as F
-    from fangpin.generate import write
-
-    frames = build_frames(case)
-    frames["regions"] = regions_for(frames["households"])
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, typed in frames.items():
-        if typed.empty and name != "households":
-            continue
-        text = write.text_frame(name, typed.assign(declared_size=typed["declared_size"].astype("int64"))
-                                if name == "households" else typed, rng)
-        if name == "households":
-            if edit:
-                edit(text)
-            if not optional:
-                text = text.drop(columns=["risk_types", "elimination_method"])
-        zh = {c.name: c.zh for c in F.feed(name).columns}
-        text.rename(columns=zh).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
-    return folder
+    return _write(folder, case, optional=optional, edit=edit)
 
 
 def _csv(out):
@@ -108,9 +86,11 @@ def test_absent_optional_columns_skip_their_checks_and_say_so(db_url, tmp_path, 
 def test_risk_types_validated_item_by_item_and_contradictions_never_quarantined(db_url, tmp_path):
     from fangpin import cli
 
-    def edit(text):
-        text.loc[text["household_id"] == "H7", "risk_types"] = "因病、因穷"   # one unknown item
-        text.loc[text["household_id"] == "H3", "elimination_method"] = "自动消除"
+    def edit(feed, text):
+        if feed == "households":
+            text.loc[text["household_id"] == "H7", "risk_types"] = "因病、因穷"   # one unknown item
+            text.loc[text["household_id"] == "H3", "elimination_method"] = "自动消除"
+        return text
 
     data = write_delivery(tmp_path / PERIOD, edit=edit)
     out = tmp_path / "out"

@@ -151,14 +151,26 @@ def cmd_db(args) -> int:
 
 
 def cmd_params(args) -> int:
+    """Which value of each dated parameter applies for the period's last day and the province, and
+    why: value, effective date, whose value (province or national) and the notice it comes from."""
     import datetime as dt
 
-    from fangpin.params import all_in_force
+    from fangpin.config import settings
+    from fangpin.params import NATIONAL, explain
     from fangpin.periods import Month
 
     on = Month.parse(args.period).end if args.period else dt.date.today()
-    for p in all_in_force(on, args.province):
-        print(f"{p.name} = {p.value} {p.unit}  (since {p.since}, {p.province}; {p.reference})")
+    province = args.province or settings().province
+    print(f"参数适用日期 {on}（{'统计期 ' + args.period + ' 末日' if args.period else '今天'}），省份 {province}")
+    for e in explain(on, province, prefix=args.name or ""):
+        if e.value is None:
+            print(f"{e.name} = （无适用值）\n    {e.description}\n    原因：{e.why}")
+            continue
+        whose = "全国" if e.province == NATIONAL else e.province
+        print(f"{e.name} = {e.value} {e.unit}\n    {e.description}\n"
+              f"    适用：{whose}，自 {e.since} 起生效；{e.why}\n    依据：{e.reference}")
+        if e.next_change:
+            print(f"    下次调整：{e.next_change[0]} 起为 {e.next_change[1]}")
     return 0
 
 
@@ -212,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("params", help="list the dated parameters in force")
     pr.add_argument("--period", help="YYYY-MM (default: today)")
-    pr.add_argument("--province")
+    pr.add_argument("--province", help="default: the configured province (FANGPIN_PROVINCE)")
+    pr.add_argument("--name", help="only parameters whose name starts with this, e.g. screening. or policy.")
     pr.set_defaults(func=cmd_params)
     return ap
 
