@@ -364,7 +364,7 @@ def r13(ctx: Context) -> pd.DataFrame:
     # the only laborer became 失业: 失业 this month (every row of the month), working the month before
     only = ctx.hh.index[ctx.hh["laborers"] == 1]
     lab = ctx.members[ctx.members["household_id"].isin(only) & ctx.members["labor_skill"].isin(F.LABORER_SKILLS)]
-    jobless_now = now.groupby("id_number")["employment_status"].agg(lambda s: bool((s == F.UNEMPLOYED).all()))
+    jobless_now = (now["employment_status"] == F.UNEMPLOYED).groupby(now["id_number"]).all()
     worked = before[before["employment_status"] != F.UNEMPLOYED].drop_duplicates("id_number")
     worked = worked.set_index("id_number")["employment_status"]
     became = lab[lab["id_number"].map(jobless_now).fillna(False).astype(bool) & lab["id_number"].isin(worked.index)]
