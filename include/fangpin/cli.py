@@ -116,6 +116,20 @@ def cmd_audit(args) -> int:
     return 1 if "households" in validation.rejected or "members" in validation.rejected else 0
 
 
+def cmd_review(args) -> int:
+    from fangpin import pipeline
+
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    summary = pipeline.review_period(args.period, str(args.out), seed=args.seed)
+    print(f"{summary['drawn']} households drawn for review -> {Path(args.out) / 'review_draw.csv'}")
+    for s in summary["summary"]:
+        share = "-" if s["share"] is None else f"{s['share']:.2%}"
+        print(f"{s['decision']}: {s['households']} 户，抽取 {s['drawn']} 户（抽查比例 {share}），"
+              f"已审核 {s['reviewed']} 户（认定准确 {s['accurate']}，认定不准确 {s['inaccurate']}）")
+    _report_rejections(validation)
+    return 1 if "households" in validation.rejected else 0
+
+
 def cmd_sample(args) -> int:
     from fangpin import pipeline
 
@@ -206,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-push-lists", action="store_true")
     p = stage("audit", cmd_audit, "registry audit, checks A01–A12 (疑点数据核查) -> audit.csv")
     p.add_argument("--out", required=True, type=Path)
+    p = stage("review", cmd_review, "draw the month's new 拟纳入/拟消除 decisions for the county's sample review")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", type=int)
     p = stage("sample", cmd_sample, "draw the month's phone spot-check -> spot_check.csv")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int)

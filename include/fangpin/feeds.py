@@ -38,6 +38,8 @@ ELIMINATION_METHODS = ("帮扶消除", "自然消除")
 EMPLOYMENT_STATUSES = ("务工", "失业", "灵活就业", "公益性岗位")
 UNEMPLOYED = EMPLOYMENT_STATUSES[1]
 WORK_PLACES = ("县内", "县外省内", "省外")
+# county sample review of decisions (浚县 practice)
+REVIEW_CONCLUSIONS = ("认定准确", "认定不准确")
 
 # ---- column kinds -----------------------------------------------------------------------
 TEXT = "text"            # free text, kept as str
@@ -297,6 +299,18 @@ EMPLOYMENT = _register(Feed(
         _c("统计月份", "stat_month", MONTH),
     ),
     person_column="id_number",
+))
+
+REVIEW_RESULTS = _register(Feed(
+    "review_results", "县乡村振兴局", "抽样审核", "一户拟纳入或拟消除农户的县级抽样审核结果",
+    (
+        _c("户编号", "household_id"),
+        _c("审核日期", "review_date", DATE),
+        _c("审核结论", "conclusion", ENUM, REVIEW_CONCLUSIONS),
+        _c("问题说明", "note", required=False),
+    ),
+    references=(Reference("household_id", "households", "household_id"),),
+    feedback=True,
 ))
 
 # The seven departments of the mission, in the order reports list them.

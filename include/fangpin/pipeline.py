@@ -113,6 +113,20 @@ def audit_period(period: str, out_dir: str, eng=None) -> dict:
     return detail
 
 
+def review_period(period: str, out_dir: str, seed: int | None = None, eng=None) -> dict:
+    """County sample review of the period's new decisions (拟纳入 / 拟消除): draws, records and
+    writes review_draw.csv; the summary has the 抽查比例 and the outcomes known so far."""
+    from fangpin import review
+
+    eng = _engine(eng)
+    with recorded("review", period, eng) as detail:
+        drawn = review.run_review_draw(eng, str(period), Path(out_dir), seed=seed)
+        summary = review.review_summary(eng, str(period))
+        detail["drawn"] = int(len(drawn))
+        detail["summary"] = summary.astype(object).where(summary.notna(), None).to_dict("records")
+    return detail
+
+
 def township_codes(period: str, eng=None) -> list[str]:
     """The townships of the period's regions feed (the unit of per-township mapped tasks)."""
     from fangpin.store.db import read_feed

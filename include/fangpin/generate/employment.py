@@ -71,8 +71,11 @@ def risk_columns(county, month: Month, seed: int) -> tuple[np.ndarray, np.ndarra
 
 
 def add_feeds(typed: dict[str, pd.DataFrame], county, skill: np.ndarray, month: Month, seed: int) -> None:
-    """The hook build.generate_county calls: typed['employment'] and the optional households columns."""
+    """The hook build.generate_county calls: typed['employment'], the optional households columns,
+    and an empty review_results feed (the synthetic registry makes no new 拟纳入/拟消除 decision in
+    the recent months, so the county's sample review has nothing to report)."""
     typed["employment"] = employment_rows(county, skill, month, seed)
+    typed["review_results"] = pd.DataFrame({c: pd.Series(dtype=object) for c in F.REVIEW_RESULTS.names})
     risk_types, method = risk_columns(county, month, seed)
     typed["households"]["risk_types"] = risk_types
     typed["households"]["elimination_method"] = method

@@ -229,3 +229,19 @@ class AuditCheckRun(Base):
     status: Mapped[str] = mapped_column(String(8))  # 已核查 | 未核查
     flagged: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class DecisionReviewDraw(Base):
+    """A household drawn for the county's sample review of a period's decisions (拟纳入 / 拟消除)."""
+
+    __tablename__ = "decision_review_draws"
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(8), primary_key=True)  # 拟纳入 | 拟消除
+    household_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    township_code: Mapped[str] = mapped_column(String(9), index=True)
+    village_code: Mapped[str] = mapped_column(String(12))
+    decision_month: Mapped[str] = mapped_column(String(7))
+    candidates: Mapped[int] = mapped_column(Integer)  # the period's new decisions of this kind
+    position: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    drawn_on: Mapped[dt.date] = mapped_column(Date)

@@ -1,5 +1,6 @@
 """registry audit (audit_results, audit_check_runs), 人社 employment feed, optional households
-columns 风险类型 / 风险消除方式, screening flags 低保边缘 / 刚性支出型困难
+columns 风险类型 / 风险消除方式, screening flags 低保边缘 / 刚性支出型困难, decision review draws and
+the review_results feed
 
 Revision ID: 0005
 Revises: 0001
@@ -62,7 +63,43 @@ def upgrade() -> None:
     )
 
 
+    op.create_table('review_results',
+    sa.Column('period', sa.String(length=7), nullable=False, comment='delivery month YYYY-MM'),
+    sa.Column('source_row', sa.Integer(), nullable=False, comment='line in the delivered file (header = 1)'),
+    sa.Column('household_id', sa.Text(), nullable=False, comment='户编号'),
+    sa.Column('review_date', sa.Date(), nullable=False, comment='审核日期'),
+    sa.Column('conclusion', sa.String(length=16), nullable=False, comment='审核结论'),
+    sa.Column('note', sa.Text(), nullable=True, comment='问题说明'),
+    sa.PrimaryKeyConstraint('period', 'source_row', name=op.f('pk_review_results')),
+    comment='县乡村振兴局：一户拟纳入或拟消除农户的县级抽样审核结果'
+    )
+    with op.batch_alter_table('review_results', schema=None) as batch_op:
+        batch_op.create_index('ix_review_results_period_household_id', ['period', 'household_id'], unique=False)
+
+    op.create_table('decision_review_draws',
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('decision', sa.String(length=8), nullable=False),
+    sa.Column('household_id', sa.String(length=64), nullable=False),
+    sa.Column('township_code', sa.String(length=9), nullable=False),
+    sa.Column('village_code', sa.String(length=12), nullable=False),
+    sa.Column('decision_month', sa.String(length=7), nullable=False),
+    sa.Column('candidates', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('seed', sa.Integer(), nullable=False),
+    sa.Column('drawn_on', sa.Date(), nullable=False),
+    sa.PrimaryKeyConstraint('period', 'decision', 'household_id', name=op.f('pk_decision_review_draws'))
+    )
+    with op.batch_alter_table('decision_review_draws', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_decision_review_draws_township_code'), ['township_code'], unique=False)
+
+
 def downgrade() -> None:
+    with op.batch_alter_table('decision_review_draws', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_decision_review_draws_township_code'))
+    op.drop_table('decision_review_draws')
+    with op.batch_alter_table('review_results', schema=None) as batch_op:
+        batch_op.drop_index('ix_review_results_period_household_id')
+    op.drop_table('review_results')
     op.drop_table('audit_check_runs')
     with op.batch_alter_table('audit_results', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_results_township_code'))
