@@ -13,7 +13,9 @@ Departments deliver month **M** into `<data_dir>/M/` by the 5th of M+1; this DAG
 4. **audit** — registry audit, checks A01–A12 (疑点数据核查) → `audit.csv`, in parallel with
    screening (`fangpin.pipeline.audit_period`); checks whose optional columns are absent are
    skipped and named in the task's result.
-5. **suspect_townships**, then **write_push_list** / **send_push_list** — one mapped task
+5. **review** — the county's sample review of the month's new 拟纳入/拟消除 decisions: the draw,
+   recorded, and `review_draw.csv` (`fangpin.pipeline.review_period`), after ingest.
+6. **suspect_townships**, then **write_push_list** / **send_push_list** — one mapped task
    per township with suspects:
    the township's xlsx push list, emailed to its contact (never twice unless *force_send*).
 
@@ -75,6 +77,12 @@ def fangpin_monthly_ingest():
         return audit_period(period, out_dir)
 
     @task
+    def review(period: str, out_dir: str) -> dict:
+        from fangpin.pipeline import review_period
+
+        return review_period(period, out_dir)
+
+    @task
     def suspect_townships(screening: dict) -> list[str]:
         """The townships with at least one suspected household (one push list each)."""
         return list(screening.get("townships", []))
@@ -96,6 +104,7 @@ def fangpin_monthly_ingest():
     screened = screen(run["period"], run["out_dir"])
     ingested >> screened
     ingested >> audit(run["period"], run["out_dir"])
+    ingested >> review(run["period"], run["out_dir"])
     lists = write_push_list.partial(period=run["period"], out_dir=run["out_dir"]).expand(
         township_code=suspect_townships(screened))
     send_push_list.partial(period=run["period"], force=run["force"]).expand(item=lists)
