@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, select
 
@@ -146,7 +145,8 @@ def _has_type(hh: pd.DataFrame, risk_type: str) -> pd.Series:
     return items.map(lambda xs: risk_type in {x.strip() for x in xs}).astype(bool)
 
 
-def _any_member(ctx: AuditContext, frame: pd.DataFrame) -> pd.Index:
+def _households_in(frame: pd.DataFrame) -> pd.Index:
+    """The households that have at least one row in a department frame (joined to household_id)."""
     return pd.Index(frame["household_id"].unique())
 
 
@@ -208,7 +208,7 @@ def a05(ctx: AuditContext) -> pd.DataFrame:
     m = m[(m["discharge_date"] >= start) & (m["discharge_date"] <= ctx.end) & (m["out_of_pocket"] > 0)]
     d = ctx.dept["health"]
     d = d[d["disease_class"].isin(F.DISEASE_CLASSES) & (d["diagnosis_date"] <= ctx.end)]
-    evidence = _any_member(ctx, m).union(_any_member(ctx, d))
+    evidence = _households_in(m).union(_households_in(d))
     h = ctx.hh[_has_type(ctx.hh, "因病") & ~ctx.hh.index.isin(evidence)]
     return _fields(h.index, start=f"{start:%Y-%m-%d}", end=f"{ctx.end:%Y-%m-%d}")
 
@@ -236,7 +236,7 @@ def a08(ctx: AuditContext) -> pd.DataFrame:
     c = ctx.dept["civil_affairs"]
     c = c[c["assistance_type"].isin(("低保", "特困")) & (c["start_date"] <= ctx.end)]
     h = ctx.hh
-    h = h[is_already_monitored(h) & (h["size"] > 0) & (h["laborers"] == 0) & ~h.index.isin(_any_member(ctx, c))]
+    h = h[is_already_monitored(h) & (h["size"] > 0) & (h["laborers"] == 0) & ~h.index.isin(_households_in(c))]
     return _fields(h.index, size=h["size"])
 
 
