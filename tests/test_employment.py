@@ -95,3 +95,23 @@ def test_policy_flags_follow_the_contract_columns_in_screening_csv(db_url, tmp_p
     assert {"低保边缘", "刚性支出型困难"} <= set(df.columns[7:])
     flags = df.set_index("户编号")[["低保边缘", "刚性支出型困难"]].T.to_dict("list")
     assert flags == {"H1": ["是", "否"], "H2": ["否", "是"], "H3": ["否", "否"]}
+
+
+def test_township_counts_for_the_thirteen_indicators():
+    """务工人数 / 公益性岗位 per township (十三清): this month's rows of registry members, one per person."""
+    from rulecase import build_frames
+
+    from fangpin.employment import township_counts
+
+    frames = build_frames({"households": [
+        {"id": "H1", "employment": [
+            {"member": 0, "status": "务工", "wage": 3000, "month": "2026-10", "place": "省外"},
+            {"member": 0, "status": "公益性岗位", "wage": 800, "month": "2026-10"},   # counted once, as 务工
+            {"member": 1, "status": "公益性岗位", "wage": 800, "month": "2026-10"},
+            {"member": 2, "status": "灵活就业", "wage": 1500, "month": "2026-09"}]},  # another month
+        {"id": "H2", "village": "451302102001", "employment": [
+            {"member": 0, "status": "失业", "wage": 0, "month": "2026-10"},
+            {"member": 1, "status": "灵活就业", "wage": 2000, "month": "2026-10", "place": "县内"}]}]})
+    out = township_counts(frames, "2026-10").set_index("township_code").T.to_dict()
+    assert out == {"451302101": {"working": 1, "migrant": 1, "public_welfare": 1, "unemployed": 0},
+                   "451302102": {"working": 1, "migrant": 0, "public_welfare": 0, "unemployed": 1}}
