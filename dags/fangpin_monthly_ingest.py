@@ -8,11 +8,17 @@ Departments deliver month **M** into `<data_dir>/M/` by the 5th of M+1; this DAG
 2. **ingest** — validate every feed with Great Expectations (quarantine, history, Data Docs)
    and load the accepted rows, replacing the period (`fangpin.pipeline.ingest_summary`).
    Emits the `fangpin_delivery` asset.
-3. **screen** — rules R01–R12 → `screening.csv`; the push is dated the day this run does it
+3. **screen** — rules R01–R13 → `screening.csv`; the push is dated the day this run does it
    (its run date, `orch.run_day`; a household already pushed keeps its first date) and is due
    for verification 15 days later; emits the `fangpin_screening` asset with
    `extra={"period": M}` — the monthly bulletin waits for it.
-4. **suspect_townships**, then **write_push_list** / **send_push_list** — one mapped task
+4. **audit** — registry audit, checks A01–A12 (疑点数据核查) → `audit.csv`
+   (`fangpin.pipeline.audit_period`), before the screening event so the bulletin's problem
+   lists see the month's 疑点数据; checks whose optional columns are absent are skipped and
+   named in the task's result.
+5. **review** — the county's sample review of the month's new 拟纳入/拟消除 decisions: the draw,
+   recorded, and `review_draw.csv` (`fangpin.pipeline.review_period`), after ingest.
+6. **suspect_townships**, then **write_push_list** / **send_push_list** — one mapped task
    per township with suspects to verify (households already monitored are not pushed):
    the township's xlsx push list, emailed to its contact (never twice unless *force_send*).
 
@@ -69,6 +75,18 @@ def fangpin_monthly_ingest():
         return result
 
     @task
+    def audit(period: str, out_dir: str) -> dict:
+        from fangpin.pipeline import audit_period
+
+        return audit_period(period, out_dir)
+
+    @task
+    def review(period: str, out_dir: str) -> dict:
+        from fangpin.pipeline import review_period
+
+        return review_period(period, out_dir)
+
+    @task
     def suspect_townships(screening: dict) -> list[str]:
         """The townships with at least one suspected household to verify (one push list each)."""
         return list(screening.get("push_townships", screening.get("townships", [])))
@@ -88,7 +106,9 @@ def fangpin_monthly_ingest():
     run = resolve()
     ingested = ingest(run["period"], run["data_dir"], run["out_dir"])
     screened = screen(run["period"], run["out_dir"], run["run_day"])
-    ingested >> screened
+    audited = audit(run["period"], run["out_dir"])
+    ingested >> audited >> screened  # the screening event starts the bulletin: 疑点数据 must be in
+    ingested >> review(run["period"], run["out_dir"])
     lists = write_push_list.partial(period=run["period"], out_dir=run["out_dir"]).expand(
         township_code=suspect_townships(screened))
     send_push_list.partial(period=run["period"], force=run["force"]).expand(item=lists)

@@ -18,6 +18,12 @@ A case describes one or more households (key `household`, or a list under `house
       housing:    [{grade: C, date: 2026-03-01}]
       health:     [{member: 0, class: 大病, date: 2026-10-12}]
       unmatched_medical: [{discharge: ..., oop: ...}]   # a settlement of a person outside the registry
+      employment: [{member: 0, status: 务工, wage: 3000, month: 2026-10, place: 县外省内}]   # 人社
+      phone: "13800000001"     # registry audit (A01–A12) fields: phone, monitor_type, identified_month,
+      risk_types: 因病、因残    # eliminated_month, risk_types (风险类型), elimination_method (风险消除方式)
+
+A member dict may also give `born: 2010-11-01` (instead of age), `sex: 男|女` (17th ID digit),
+`relation: 配偶` (default 户主 for the first member, 其他 for the others) and `name`.
 
 Member IDs are valid GB 11643 numbers made with fangpin.ids.make_id; every household sits in
 village 451302101001 (township 451302101) unless `village` is given.
@@ -57,7 +63,7 @@ def _typed(feed: str, rows: list[dict]) -> pd.DataFrame:
 def build_frames(case: dict) -> dict[str, pd.DataFrame]:
     households = case.get("households") or [case.get("household") or {}]
     rows = {name: [] for name in ("households", "members", "medical", "disability", "civil_affairs", "education",
-                                  "housing", "health")}
+                                  "housing", "health", "employment")}
     seq = 0
     for i, h in enumerate(households, start=1):
         hid = str(h.get("id", f"H{i}"))
@@ -70,18 +76,23 @@ def build_frames(case: dict) -> dict[str, pd.DataFrame]:
             m = {"skill": m} if isinstance(m, str) else dict(m)
             age = int(m.get("age", 40))
             seq += 1
-            pid = make_id("451302", dt.date(2026 - age, 1 + seq % 12, 1 + seq % 28), seq)
+            if "sex" in m and (seq % 2 == 1) != (m["sex"] == "男"):
+                seq += 1  # the 17th digit (seq's last) is odd for a man, even for a woman
+            born = _date(m["born"]).date() if "born" in m else dt.date(2026 - age, 1 + seq % 12, 1 + seq % 28)
+            pid = make_id("451302", born, seq)
             ids.append(pid)
-            rows["members"].append({"id_number": pid, "household_id": hid, "name": f"成员{i}-{j}",
-                                    "relation": "户主" if j == 0 else "其他", "labor_skill": m["skill"]})
+            rows["members"].append({"id_number": pid, "household_id": hid, "name": m.get("name", f"成员{i}-{j}"),
+                                    "relation": m.get("relation", "户主" if j == 0 else "其他"),
+                                    "labor_skill": m["skill"]})
         income = float(h.get("income", 20000))
         rows["households"].append({
             "household_id": hid, "village_code": village, "township_code": village[:9], "head_name": f"户主{i}",
             "head_id_number": ids[0] if ids else make_id("451302", dt.date(1970, 1, 1), 999),
-            "phone": None, "declared_size": len(members), "category": h.get("category", F.CAT_GENERAL),
+            "phone": None if h.get("phone") is None else str(h["phone"]), "declared_size": len(members), "category": h.get("category", F.CAT_GENERAL),
             "monitor_type": h.get("monitor_type"), "identified_month": h.get("identified_month"),
             "risk_eliminated": h.get("risk_eliminated"), "eliminated_month": h.get("eliminated_month"),
-            "income": income, "last_income": float(h.get("last_income", income)), "measures": h.get("measures", 1)})
+            "income": income, "last_income": float(h.get("last_income", income)), "measures": h.get("measures", 1),
+            "risk_types": h.get("risk_types"), "elimination_method": h.get("elimination_method")})
         for r in h.get("medical", []):
             rows["medical"].append({"id_number": ids[r.get("member", 0)],
                                     "admission_date": _date(r.get("admission", r["discharge"])),
@@ -103,6 +114,10 @@ def build_frames(case: dict) -> dict[str, pd.DataFrame]:
                                       "status": r["status"]})
         for r in h.get("housing", []):
             rows["housing"].append({"household_id": hid, "grade": r["grade"], "appraisal_date": _date(r["date"])})
+        for r in h.get("employment", []):
+            rows["employment"].append({"id_number": ids[r.get("member", 0)], "employment_status": r.get("status", "务工"),
+                                       "work_place": r.get("place", "县内"), "monthly_wage": float(r.get("wage", 0)),
+                                       "stat_month": str(r["month"])})
         for r in h.get("health", []):
             rows["health"].append({"id_number": ids[r.get("member", 0)], "disease": r.get("disease", "某病"),
                                    "disease_class": r["class"], "diagnosis_date": _date(r["date"])})
@@ -137,3 +152,29 @@ def feedback(feed: str, rows: list[dict]) -> pd.DataFrame:
     """A typed feedback feed (verifications, rectifications, …) from plain dicts."""
     return _typed(feed, [{k: (_date(v) if F.feed(feed).column(k).kind == F.DATE else v) for k, v in r.items()}
                          for r in rows])
+
+
+def write_delivery(folder, case: dict, optional: bool = True, edit=None):
+    """Writes the case's frames as a delivery (the generator's writers); `optional=False` drops
+    the households columns 风险类型 and 风险消除方式; `edit(feed, text)` may change a feed's cells
+    (internal column names) and returns the text frame to write."""
+    import numpy as np
+
+    from fangpin.generate import write
+
+    frames = build_frames(case)
+    frames["regions"] = regions_for(frames["households"])
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, typed in frames.items():
+        if typed.empty and name != "households":
+            continue
+        text = write.text_frame(name, typed.assign(declared_size=typed["declared_size"].astype("int64"))
+                                if name == "households" else typed, rng)
+        if edit:
+            text = edit(name, text)
+        if name == "households" and not optional:
+            text = text.drop(columns=["risk_types", "elimination_method"])
+        zh = {c.name: c.zh for c in F.feed(name).columns}
+        text.rename(columns=zh).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+    return folder

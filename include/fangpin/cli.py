@@ -114,6 +114,32 @@ def cmd_screen(args) -> int:
     return 1 if "households" in validation.rejected or "members" in validation.rejected else 0
 
 
+def cmd_audit(args) -> int:
+    from fangpin import pipeline
+
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    summary = pipeline.audit_period(args.period, str(args.out))
+    print(f"{summary['flagged']} households flagged -> {Path(args.out) / 'audit.csv'}")
+    if summary["skipped"]:
+        print(f"未核查（跳过）：{summary['skipped_text']}")
+    _report_rejections(validation)
+    return 1 if "households" in validation.rejected or "members" in validation.rejected else 0
+
+
+def cmd_review(args) -> int:
+    from fangpin import pipeline
+
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    summary = pipeline.review_period(args.period, str(args.out), seed=args.seed)
+    print(f"{summary['drawn']} households drawn for review -> {Path(args.out) / 'review_draw.csv'}")
+    for s in summary["summary"]:
+        share = "-" if s["share"] is None else f"{s['share']:.2%}"
+        print(f"{s['decision']}: {s['households']} 户，抽取 {s['drawn']} 户（抽查比例 {share}），"
+              f"已审核 {s['reviewed']} 户（认定准确 {s['accurate']}，认定不准确 {s['inaccurate']}）")
+    _report_rejections(validation)
+    return 1 if "households" in validation.rejected else 0
+
+
 def cmd_sample(args) -> int:
     from fangpin import pipeline
 
@@ -137,6 +163,7 @@ def cmd_problems(args) -> int:
     if args.data:
         validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
         pipeline.screen_period(args.period, str(args.out), push_lists=False)
+        pipeline.audit_period(args.period, str(args.out))
         pipeline.sample_period(args.period, str(args.out), keep_recorded=True)
         status = _report_rejections(validation)
     if _derivable(eng, args.period):
@@ -165,6 +192,7 @@ def cmd_report(args) -> int:
         month = pipeline.report_month(args.kind, args.period)
         pipeline.ingest(args.data, month, out_dir=args.out, build_docs=False)
         pipeline.screen_period(month, str(args.out), push_lists=False)
+        pipeline.audit_period(month, str(args.out))
         pipeline.sample_period(month, str(args.out))
         pipeline.derive_problems(month)
     from fangpin.reports.common import NoReportData
@@ -188,14 +216,26 @@ def cmd_db(args) -> int:
 
 
 def cmd_params(args) -> int:
+    """Which value of each dated parameter applies for the period's last day and the province, and
+    why: value, effective date, whose value (province or national) and the notice it comes from."""
     import datetime as dt
 
-    from fangpin.params import all_in_force
+    from fangpin.config import settings
+    from fangpin.params import NATIONAL, explain
     from fangpin.periods import Month
 
     on = Month.parse(args.period).end if args.period else dt.date.today()
-    for p in all_in_force(on, args.province):
-        print(f"{p.name} = {p.value} {p.unit}  (since {p.since}, {p.province}; {p.reference})")
+    province = args.province or settings().province
+    print(f"参数适用日期 {on}（{'统计期 ' + args.period + ' 末日' if args.period else '今天'}），省份 {province}")
+    for e in explain(on, province, prefix=args.name or ""):
+        if e.value is None:
+            print(f"{e.name} = （无适用值）\n    {e.description}\n    原因：{e.why}")
+            continue
+        whose = "全国" if e.province == NATIONAL else e.province
+        print(f"{e.name} = {e.value} {e.unit}\n    {e.description}\n"
+              f"    适用：{whose}，自 {e.since} 起生效；{e.why}\n    依据：{e.reference}")
+        if e.next_change:
+            print(f"    下次调整：{e.next_change[0]} 起为 {e.next_change[1]}")
     return 0
 
 
@@ -232,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--push-date", type=_date, metavar="YYYY-MM-DD",
                    help="the day the push lists are sent (default: the scheduled ingest day, "
                         "day screening.push_day of the next month); verification is due 15 days later")
+    p = stage("audit", cmd_audit, "registry audit, checks A01–A12 (疑点数据核查) -> audit.csv")
+    p.add_argument("--out", required=True, type=Path)
+    p = stage("review", cmd_review, "draw the month's new 拟纳入/拟消除 decisions for the county's sample review")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", type=int)
     p = stage("sample", cmd_sample, "draw the month's phone spot-check -> spot_check.csv")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int)
@@ -258,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("params", help="list the dated parameters in force")
     pr.add_argument("--period", help="YYYY-MM (default: today)")
-    pr.add_argument("--province")
+    pr.add_argument("--province", help="default: the configured province (FANGPIN_PROVINCE)")
+    pr.add_argument("--name", help="only parameters whose name starts with this, e.g. screening. or policy.")
     pr.set_defaults(func=cmd_params)
     return ap
 

@@ -29,6 +29,17 @@ HOUSING_GRADES = ("A", "B", "C", "D")
 DISEASE_CLASSES = ("大病", "慢性病")
 INSPECTION_RESULTS = ("无风险", "发现风险")
 VERIFICATION_CONCLUSIONS = ("纳入监测", "排除", "持续关注")
+# Optional households columns of the registry audit (data contract section 2b).
+RISK_TYPES = ("因病", "因残", "因学", "因灾", "因意外事故", "缺劳动力", "产业项目失败", "务工就业不稳",
+              "住房出现安全问题", "饮水安全问题", "其他")
+RISK_TYPE_SEP = "、"          # 风险类型 lists several types joined by 、
+ELIMINATION_METHODS = ("帮扶消除", "自然消除")
+# 人社 employment feed
+EMPLOYMENT_STATUSES = ("务工", "失业", "灵活就业", "公益性岗位")
+UNEMPLOYED = EMPLOYMENT_STATUSES[1]
+WORK_PLACES = ("县内", "县外省内", "省外")
+# county sample review of decisions (浚县 practice)
+REVIEW_CONCLUSIONS = ("认定准确", "认定不准确")
 
 # ---- column kinds -----------------------------------------------------------------------
 TEXT = "text"            # free text, kept as str
@@ -40,6 +51,7 @@ MONEY = "money"          # non-negative decimal yuan
 DATE = "date"            # 2026-10-05 | 2026/10/5 | 20261005
 MONTH = "month"          # 2026-10 | 202610
 ENUM = "enum"            # one of `values`
+ENUM_LIST = "enum_list"  # one or more of `values` joined by RISK_TYPE_SEP (、), each validated
 
 SENSITIVE_KINDS = (ID_NUMBER, PHONE)
 
@@ -53,6 +65,7 @@ class Column:
     required: bool = True        # an empty cell is a defect
     digits: tuple[int, ...] = ()  # for CODE: allowed lengths
     max_value: float | None = None  # plausibility bound for COUNT / MONEY
+    optional: bool = False       # the header may be absent from the file (never required)
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,11 @@ class Feed:
         return [c.zh for c in self.columns]
 
     @property
+    def required_headers(self) -> list[str]:
+        """Headers the file must have (optional columns may be absent)."""
+        return [c.zh for c in self.columns if not c.optional]
+
+    @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
@@ -96,8 +114,8 @@ class Feed:
         return self.column(name).zh
 
 
-def _c(zh, name, kind=TEXT, values=(), required=True, digits=(), max_value=None) -> Column:
-    return Column(zh, name, kind, tuple(values), required, tuple(digits), max_value)
+def _c(zh, name, kind=TEXT, values=(), required=True, digits=(), max_value=None, optional=False) -> Column:
+    return Column(zh, name, kind, tuple(values), required and not optional, tuple(digits), max_value, optional)
 
 
 FEEDS: dict[str, Feed] = {}
@@ -135,6 +153,10 @@ HOUSEHOLDS = _register(Feed(
         _c("人均纯收入", "income", MONEY, max_value=1_000_000),
         _c("上年人均纯收入", "last_income", MONEY, max_value=1_000_000),
         _c("帮扶措施数", "measures", COUNT, max_value=100),
+        # optional columns (data contract section 2b): the registry audit's A05/A06 read them;
+        # a file without them is read as usual and those checks are skipped.
+        _c("风险类型", "risk_types", ENUM_LIST, RISK_TYPES, optional=True),
+        _c("风险消除方式", "elimination_method", ENUM, ELIMINATION_METHODS, optional=True),
     ),
     unique=("household_id",),
     references=(Reference("village_code", "regions", "code"),),
@@ -267,10 +289,32 @@ RECTIFICATIONS = _register(Feed(
     feedback=True,
 ))
 
+EMPLOYMENT = _register(Feed(
+    "employment", "人社局", "人社", "一人一月的就业（务工）记录",
+    (
+        _c("身份证号", "id_number", ID_NUMBER),
+        _c("就业状态", "employment_status", ENUM, EMPLOYMENT_STATUSES),
+        _c("务工地点", "work_place", ENUM, WORK_PLACES, required=False),
+        _c("月工资", "monthly_wage", MONEY, max_value=1_000_000),
+        _c("统计月份", "stat_month", MONTH),
+    ),
+    person_column="id_number",
+))
+
+REVIEW_RESULTS = _register(Feed(
+    "review_results", "县乡村振兴局", "抽样审核", "一户拟纳入或拟消除农户的县级抽样审核结果",
+    (
+        _c("户编号", "household_id"),
+        _c("审核日期", "review_date", DATE),
+        _c("审核结论", "conclusion", ENUM, REVIEW_CONCLUSIONS),
+        _c("问题说明", "note", required=False),
+    ),
+    references=(Reference("household_id", "households", "household_id"),),
+    feedback=True,
+))
+
 # The seven departments of the mission, in the order reports list them.
-DEPARTMENT_FEEDS = ("medical", "disability", "civil_affairs", "education", "housing", "health")
-# 人社 (human resources) is a department the county pools data from, but the contract
-# defines no feed for it yet; reports list it as not delivered.
+DEPARTMENT_FEEDS = ("medical", "disability", "civil_affairs", "education", "housing", "health", "employment")
 FEED_ORDER = tuple(FEEDS)
 
 

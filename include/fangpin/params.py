@@ -81,5 +81,62 @@ def param(name: str, on: dt.date, province: str | None = None, path=None):
 
 
 def all_in_force(on: dt.date, province: str | None = None, path=None) -> list[ParamValue]:
-    """Every parameter in force on a date (printed in reports as the method's basis)."""
-    return [lookup(n, on, province, path) for n in _load(_path(path))]
+    """Every parameter in force on a date (printed in reports as the method's basis). A parameter
+    with no value for the province nor a national one (e.g. a 低保 standard set only for some
+    provinces) is not in force there and is left out; `explain` reports it."""
+    out = []
+    for n in _load(_path(path)):
+        try:
+            out.append(lookup(n, on, province, path))
+        except ParameterError:
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Which value of a parameter applies on a date for a province, and why (`fangpin params`)."""
+
+    name: str
+    description: str
+    unit: str
+    value: object          # None when no value applies
+    since: dt.date | None
+    province: str | None   # whose value applies: the province, or NATIONAL
+    reference: str
+    why: str               # in Chinese: province value / national default / none, and what it overrides
+    next_change: tuple[dt.date, object] | None  # the next dated value for that province, if any
+
+
+def explain(on: dt.date, province: str | None = None, path=None, prefix: str = "") -> list[Explanation]:
+    """Every parameter (whose name starts with `prefix`) with the value that applies on `on` for
+    `province`, and why: the province's own dated value wins over the national one; a province
+    without its own value takes the national one; before the first dated value nothing applies."""
+    data = _load(_path(path))
+    if province is None:
+        from fangpin.config import settings
+
+        province = settings().province
+    out = []
+    for name, spec in data.items():
+        if not name.startswith(prefix):
+            continue
+        values = spec.get("values", {})
+        desc, unit = spec.get("description", ""), spec.get("unit", "")
+        try:
+            v = lookup(name, on, province, path)
+        except ParameterError:
+            has = "、".join(p for p in values if p != NATIONAL) or "无"
+            out.append(Explanation(name, desc, unit, None, None, None, "",
+                                   f"{on} 对{province}无适用值（已规定的省份：{has}；无全国值）", None))
+            continue
+        if v.province == NATIONAL:
+            why = f"全国默认值（{province}未单独规定）" if province != NATIONAL else "全国值"
+        else:
+            national = [d for d in values.get(NATIONAL, {}) if d <= on]
+            over = f"，优先于全国值 {values[NATIONAL][max(national)]['value']}" if national else ""
+            why = f"{province}省级值{over}"
+        later = sorted(d for d in values.get(v.province, {}) if d > on)
+        nxt = (later[0], values[v.province][later[0]]["value"]) if later else None
+        out.append(Explanation(name, desc, unit, v.value, v.since, v.province, v.reference, why, nxt))
+    return out

@@ -108,6 +108,37 @@ def screen_period(period: str, out_dir: str, push_lists: bool = False, eng=None,
     return detail
 
 
+def audit_period(period: str, out_dir: str, eng=None) -> dict:
+    """Registry audit (A01–A12) of the loaded period: stores the results and writes audit.csv.
+    The summary names the checks skipped because their optional households columns are absent."""
+    from fangpin import audit
+
+    eng = _engine(eng)
+    with recorded("audit", period, eng) as detail:
+        result = audit.audit(audit.load_frames(eng, str(period)), str(period))
+        audit.store_audit(eng, result)
+        audit.write_audit_csv(result, Path(out_dir))
+        detail["flagged"] = int(len(result.flagged))
+        detail["by_check"] = {c: int(n) for c, n in zip(result.checks["code"], result.checks["flagged"]) if n}
+        detail["skipped"] = result.skipped
+        detail["skipped_text"] = result.skipped_text()
+    return detail
+
+
+def review_period(period: str, out_dir: str, seed: int | None = None, eng=None) -> dict:
+    """County sample review of the period's new decisions (拟纳入 / 拟消除): draws, records and
+    writes review_draw.csv; the summary has the 抽查比例 and the outcomes known so far."""
+    from fangpin import review
+
+    eng = _engine(eng)
+    with recorded("review", period, eng) as detail:
+        drawn = review.run_review_draw(eng, str(period), Path(out_dir), seed=seed)
+        summary = review.review_summary(eng, str(period))
+        detail["drawn"] = int(len(drawn))
+        detail["summary"] = summary.astype(object).where(summary.notna(), None).to_dict("records")
+    return detail
+
+
 def township_codes(period: str, eng=None) -> list[str]:
     """The townships of the period's regions feed (the unit of per-township mapped tasks)."""
     from fangpin.store.db import read_feed

@@ -9,6 +9,7 @@ Each month's bulletin (月通报) lists, per township, the problems the data sho
 - 核实超期 — a pushed household verified later than problems.verification_days after the push
   (or not verified at all by the end of the month the deadline falls in);
 - 电话抽查不符 — from the phone spot-check (fangpin.sample.spot_check_problems).
+- 疑点数据 — a household the registry audit flags (fangpin.audit, checks A01–A12).
 
 Every problem has a stable 问题编号 (see `problem_id`), the township, village and household, a
 found date, its 通报日期 (the bulletin that first listed it) and a deadline
@@ -47,11 +48,11 @@ from fangpin.store.models import Problem, ScreeningResult
 
 log = logging.getLogger(__name__)
 
-PROBLEM_TYPES = ("应纳未纳", "纳而不扶", "消除不规范", "核实超期", "电话抽查不符")
-SHOULD_MONITOR, MONITORED_UNASSISTED, IRREGULAR_ELIMINATION, LATE_VERIFICATION, SPOT_CHECK = PROBLEM_TYPES
+PROBLEM_TYPES = ("应纳未纳", "纳而不扶", "消除不规范", "核实超期", "电话抽查不符", "疑点数据")
+SHOULD_MONITOR, MONITORED_UNASSISTED, IRREGULAR_ELIMINATION, LATE_VERIFICATION, SPOT_CHECK, DOUBTFUL = PROBLEM_TYPES
 # The code in a 问题编号 (ASCII: townships type it back into the rectifications feed).
 TYPE_CODES = {SHOULD_MONITOR: "YNWN", MONITORED_UNASSISTED: "NEBF", IRREGULAR_ELIMINATION: "XCBG",
-              LATE_VERIFICATION: "HSCQ", SPOT_CHECK: "DHCC"}
+              LATE_VERIFICATION: "HSCQ", SPOT_CHECK: "DHCC", DOUBTFUL: "YDSJ"}
 
 BLUE, YELLOW, RED = "蓝单", "黄单", "红单"
 OPEN, OVERDUE, CLOSED = "未整改", "逾期未整改", "已整改"
@@ -230,7 +231,10 @@ def spot_check_candidates(eng: Engine, period: Month | str) -> pd.DataFrame:
 
 def candidates(eng: Engine, period: Month | str) -> pd.DataFrame:
     """Every problem the period's data show (before numbering and matching with stored problems)."""
-    parts = [verification_problems(eng, period), monitoring_problems(eng, period), spot_check_candidates(eng, period)]
+    from fangpin.audit import audit_problem_candidates
+
+    parts = [verification_problems(eng, period), monitoring_problems(eng, period), spot_check_candidates(eng, period),
+             audit_problem_candidates(eng, period)]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)

@@ -113,6 +113,7 @@ def run_county_month(code: str, period: str, send: bool = False, force: bool = F
         log.info("county %s (%s) %s: cycle starts", code, s.county, month)
         validation = pipeline.ingest(data, month, out_dir=out)
         screened = pipeline.screen_period(month, str(out), push_lists=True, pushed_on=run_day)
+        pipeline.audit_period(month, str(out))
         drawn = pipeline.sample_period(month, str(out), call_sheets=True, keep_recorded=True)
         problems = pipeline.derive_problems(month)
         pdf = pipeline.build_report("monthly", month, str(out))

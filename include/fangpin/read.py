@@ -11,7 +11,7 @@ import csv
 import datetime as dt
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ class RawFeed:
     encoding: str            # utf-8 | utf-8-sig | gb18030 | xlsx
     frame: pd.DataFrame      # internal column names + extra columns + source_row
     extra_columns: list[str]
+    absent_optional: list[str] = field(default_factory=list)  # optional headers the file lacks
 
 
 def find_file(data_dir: Path, feed: str) -> Path | None:
@@ -150,7 +151,7 @@ def read_feed(path: Path, feed: Feed | str) -> RawFeed:
     dupes = sorted({h for h in header if header.count(h) > 1 and h})
     if dupes:
         raise FeedRejected(path, f"表头重复：{'、'.join(dupes)}")
-    missing = [h for h in feed.headers if h not in header]
+    missing = [h for h in feed.required_headers if h not in header]
     if missing:
         raise FeedRejected(path, f"缺少列：{'、'.join(missing)}")
     names = [known.get(h, h or f"列{i + 1}") for i, h in enumerate(header)]
@@ -160,5 +161,8 @@ def read_feed(path: Path, feed: Feed | str) -> RawFeed:
     # drop rows that are entirely empty (blank lines, trailing Excel junk) but keep their numbering
     frame = frame[filled[1:].any(axis=1)].reset_index(drop=True)
     extra = [n for n in names if n not in known.values()]
+    # an optional column the file does not have stays absent here (the quarantine shows the file's
+    # own columns); the check frame treats it as empty (fangpin.quality.prepare)
+    absent = [c for c in feed.columns if c.optional and c.zh not in header]
     log.info("read %s: %d rows, encoding %s", path.name, len(frame), encoding)
-    return RawFeed(feed, path, encoding, frame, extra)
+    return RawFeed(feed, path, encoding, frame, extra, [c.zh for c in absent])

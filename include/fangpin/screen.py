@@ -1,4 +1,4 @@
-"""Data-comparison screening (数据比对筛查): rules R01–R12 over a period's accepted rows.
+"""Data-comparison screening (数据比对筛查): rules R01–R13 over a period's accepted rows.
 
 Data contract section 2 defines the rules; this module implements them as a registry: one
 small vectorised function per rule code, registered with its code, Chinese name and the
@@ -34,17 +34,19 @@ from fangpin.periods import Month
 log = logging.getLogger(__name__)
 
 # Feeds the screening reads (data contract section 2).
-SCREEN_FEEDS = ("households", "members", "medical", "disability", "civil_affairs", "education", "housing", "health")
+SCREEN_FEEDS = ("households", "members", "medical", "disability", "civil_affairs", "education", "housing", "health",
+                "employment")
 RISK_LEVELS = ("高", "中", "低")
 NEW, CONTINUING = "新增疑似", "持续疑似"
 OUTPUT_COLUMNS = ["household_id", "township_code", "village_code", "rules", "risk_level", "already_monitored",
-                  "explanation", "head_name", "category"]
+                  "explanation", "head_name", "category", "dibao_edge", "rigid_expense"]
 # screening.csv: the contract's headers (exact order), then extras.
 CSV_NAME = "screening.csv"
 CSV_COLUMNS = {"household_id": "户编号", "township_code": "乡镇代码", "village_code": "村代码", "rules": "命中规则",
                "risk_level": "风险等级", "already_monitored": "是否已纳入监测", "explanation": "说明"}
 CSV_EXTRAS = {"status": "疑似状态", "first_seen": "首次发现", "category": "农户类别", "pushed_on": "推送日期",
-              "verify_by": "核实截止日期"}
+              "verify_by": "核实截止日期", "dibao_edge": "低保边缘", "rigid_expense": "刚性支出型困难"}
+FLAG_COLUMNS = ("dibao_edge", "rigid_expense")  # 2026 policy categories: flags, not rules (no risk level)
 CLAUSE_SEP, RULE_SEP = "；", ";"
 _EPS = 1e-6  # yuan / ratio tolerance for float noise in >= comparisons (money has 2 decimals)
 
@@ -110,6 +112,13 @@ class Context:
     def year_to_date(self, dates: pd.Series) -> pd.Series:
         return (dates >= pd.Timestamp(self.month.year_start)) & (dates <= self.end)
 
+    def months_back(self, months: int) -> pd.Timestamp:
+        """First day of the window of `months` calendar months ending with the period's month."""
+        return pd.Timestamp(self.month.shift(-(months - 1)).start)
+
+    def in_window(self, dates: pd.Series, months: int) -> pd.Series:
+        return (dates >= self.months_back(months)) & (dates <= self.end)
+
 
 def prepare(frames: dict[str, pd.DataFrame], month: Month, province: str | None = None) -> Context:
     get = {name: frames.get(name) if frames.get(name) is not None else _empty(name) for name in SCREEN_FEEDS}
@@ -132,7 +141,7 @@ def prepare(frames: dict[str, pd.DataFrame], month: Month, province: str | None 
 
     person = pd.Index(members["id_number"])
     dept: dict[str, pd.DataFrame] = {}
-    for name in ("medical", "disability", "civil_affairs", "education", "health"):
+    for name in ("medical", "disability", "civil_affairs", "education", "health", "employment"):
         df = get[name]
         at = person.get_indexer(df["id_number"])
         df = df[at >= 0]
@@ -330,6 +339,70 @@ def r12(ctx: Context) -> pd.DataFrame:
     return _fields(n.index, n=n, dates=dates.reindex(n.index))
 
 
+def _work_months(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
+    """The 人社 rows of 统计月份 = the period's month and = the month before (see docs/screen.md)."""
+    e = ctx.dept["employment"]
+    cur, prev = str(ctx.month), str(ctx.month.shift(-1))
+    return e[e["stat_month"] == cur], e[e["stat_month"] == prev], cur, prev
+
+
+@rule("R13", "务工就业不稳", "{what}")
+def r13(ctx: Context) -> pd.DataFrame:
+    now, before, cur, prev = _work_months(ctx)
+    if now.empty or before.empty:  # the 人社 data do not cover both months: nothing to compare
+        return _fields(pd.Index([], dtype="object"), what=[])
+    ratio = float(ctx.p("screening.work_income_drop_ratio"))
+    w_prev = before.groupby("household_id")["monthly_wage"].sum().round(2)
+    w_prev = w_prev[w_prev > 0]
+    w_now = now.groupby("household_id")["monthly_wage"].sum().round(2).reindex(w_prev.index, fill_value=0.0)
+    fell = w_prev - w_now >= ratio * w_prev - _EPS
+    drop = pd.Series([f"家庭成员务工工资 {prev} 月 {a} 元、{cur} 月 {b} 元，下降 {c} ≥ {pct([ratio])[0]}"
+                      for a, b, c in zip(yuan(w_prev[fell]), yuan(w_now[fell]),
+                                         pct(((w_prev[fell] - w_now[fell]) / w_prev[fell]).round(4)))],
+                     index=w_prev.index[fell], dtype="object")
+
+    # the only laborer became 失业: 失业 this month (every row of the month), working the month before
+    only = ctx.hh.index[ctx.hh["laborers"] == 1]
+    lab = ctx.members[ctx.members["household_id"].isin(only) & ctx.members["labor_skill"].isin(F.LABORER_SKILLS)]
+    jobless_now = (now["employment_status"] == F.UNEMPLOYED).groupby(now["id_number"]).all()
+    worked = before[before["employment_status"] != F.UNEMPLOYED].drop_duplicates("id_number")
+    worked = worked.set_index("id_number")["employment_status"]
+    became = lab[lab["id_number"].map(jobless_now).fillna(False).astype(bool) & lab["id_number"].isin(worked.index)]
+    lost = pd.Series([f"唯一劳动力 {prev} 月{worked[i]}、{cur} 月失业" for i in became["id_number"]],
+                     index=pd.Index(became["household_id"]), dtype="object")
+    lost = lost[~lost.index.duplicated()]
+
+    what = pd.concat([drop, lost]).groupby(level=0, sort=True).agg("，".join)
+    return _fields(what.index, what=what)
+
+
+# ---- 2026 policy categories: flags in the screening output ---------------------------------------
+
+def policy_flags(ctx: Context) -> pd.DataFrame:
+    """Per household (index household_id): dibao_edge — 低保边缘, 人均纯收入 below
+    policy.dibao_edge_multiplier × the province's 低保 standard (None where the province has no
+    standard in parameters.yaml); rigid_expense — 刚性支出型困难, the household's inpatient 个人自付
+    over the last policy.rigid_expense_months months above policy.rigid_expense_ratio × its yearly
+    income (人均纯收入 × size). Flags, not rules: they change no hit and no risk level."""
+    from fangpin.params import ParameterError
+
+    h = ctx.hh
+    try:
+        edge = float(ctx.p("policy.dibao_edge_multiplier")) * float(ctx.p("policy.dibao_standard"))
+        dibao = pd.Series(h["income"] < edge - _EPS, index=h.index, dtype="object")
+    except ParameterError as exc:
+        log.warning("低保边缘 not flagged: %s", exc)
+        dibao = pd.Series(None, index=h.index, dtype="object")
+    months = int(ctx.p("policy.rigid_expense_months"))
+    ratio = float(ctx.p("policy.rigid_expense_ratio"))
+    m = ctx.dept["medical"]
+    oop = m[ctx.in_window(m["discharge_date"], months)].groupby("household_id")["out_of_pocket"].sum().round(2)
+    oop = oop.reindex(h.index, fill_value=0.0)
+    yearly = (h["income"] * h["size"]).round(2)
+    rigid = (h["size"] > 0) & (oop > 0) & (oop > ratio * yearly + _EPS)
+    return pd.DataFrame({"dibao_edge": dibao, "rigid_expense": rigid.astype(bool)}, index=h.index)
+
+
 # ---- risk level --------------------------------------------------------------------------------
 
 def risk_levels(hits: pd.DataFrame, on: dt.date, province: str | None = None) -> pd.Series:
@@ -385,6 +458,9 @@ def screen(frames: dict[str, pd.DataFrame], period: Month | str, province: str |
     out["already_monitored"] = is_already_monitored(h).astype(bool)
     out["head_name"] = h["head_name"]
     out["category"] = h["category"]
+    flags = policy_flags(ctx).reindex(out.index)
+    for c in FLAG_COLUMNS:
+        out[c] = flags[c]
     out.index.name = "household_id"
     out = out.reset_index()[OUTPUT_COLUMNS]
     return out.sort_values(["township_code", "village_code", "household_id"], ignore_index=True)
@@ -394,8 +470,18 @@ def load_frames(eng: Engine, period: str) -> dict[str, pd.DataFrame]:
     """The period's accepted rows of every feed the screening reads (typed, from the database)."""
     from fangpin.store.db import read_feed
 
-    period = str(Month.parse(str(period)))
-    return {name: read_feed(eng, name, period) for name in SCREEN_FEEDS}
+    month = Month.parse(str(period))
+    frames = {name: read_feed(eng, name, str(month)) for name in SCREEN_FEEDS}
+    # R13 compares the 人社 rows of this month with those of the month before: when this delivery
+    # does not repeat the month before, the rows of 统计月份 M−1 loaded with delivery M−1 are used
+    prev = str(month.shift(-1))
+    e = frames["employment"]
+    if not (e["stat_month"] == prev).any():
+        earlier = read_feed(eng, "employment", prev)
+        earlier = earlier[earlier["stat_month"] == prev]
+        if len(earlier):
+            frames["employment"] = pd.concat([earlier, e], ignore_index=True)
+    return frames
 
 
 # ---- storing results: first seen, 新增 / 持续, push and verification dates ------------------------
@@ -478,6 +564,9 @@ def write_screening_csv(results: pd.DataFrame, out_dir: Path) -> Path:
     cols = {**CSV_COLUMNS, **{k: v for k, v in CSV_EXTRAS.items() if k in results.columns}}
     df = results.reindex(columns=list(cols)).copy()
     df["already_monitored"] = np.where(df["already_monitored"].astype(bool), "是", "否")
+    for c in FLAG_COLUMNS:
+        if c in df:
+            df[c] = [None if v is None or pd.isna(v) else ("是" if v else "否") for v in df[c]]
     for c in ("pushed_on", "verify_by"):
         if c in df:
             df[c] = pd.to_datetime(df[c]).dt.strftime("%Y-%m-%d")

@@ -240,6 +240,8 @@ def _outcome(feed: F.Feed, raw: RawFeed, check: pd.DataFrame, failures: list, me
                 messages.append(f"{unmatched}行身份证号不在家庭成员名单中（未匹配，已通过，不隔离）")
     if raw.extra_columns:
         messages.append(f"忽略多余列：{'、'.join(raw.extra_columns)}")
+    if raw.absent_optional:
+        messages.append(f"未提供可选列：{'、'.join(raw.absent_optional)}")
     status = QUARANTINED if len(bad) else PASSED
     return FeedOutcome(feed.name, status, raw.path, len(check), len(accepted), len(quarantine), unmatched,
                        "；".join(messages) or None, accepted, quarantine)

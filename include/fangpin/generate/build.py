@@ -17,7 +17,7 @@ import pandas as pd
 
 from fangpin import feeds as F
 from fangpin.config import settings
-from fangpin.generate import feedback, history, plant, write
+from fangpin.generate import employment, feedback, history, plant, write
 from fangpin.generate.county import County, build_county, id_strings, unique_bodies
 from fangpin.generate.defects import PERSON_FEEDS, Defects
 from fangpin.generate.expect import evaluate
@@ -196,6 +196,7 @@ def generate_county(out: Path, period: str, households: int = 2000, seed: int = 
     report("county", 3, steps)
 
     typed = _assemble(county, plan, hist, per, ctx)
+    employment.add_feeds(typed, county, plan.skill, month, seed)  # 人社 rows; 风险类型, 风险消除方式 (issue 15)
     n_out = {f: max(3, len(typed[f]) // 200) for f in PERSON_FEEDS}
     outsiders, fresh_ids = _outsiders(county, rng, month, n_out, ctx)
     for feed in PERSON_FEEDS:

@@ -31,6 +31,8 @@ FORMATS = {
     "verifications": (".csv", "utf-8-sig", (0.8, 0.2, 0)),
     "spot_check_results": (".csv", "utf-8-sig", (1, 0, 0)),
     "rectifications": (".csv", "utf-8-sig", (0.6, 0.2, 0.2)),
+    "employment": (".csv", "gb18030", (1, 0, 0)),
+    "review_results": (".csv", "utf-8-sig", (1, 0, 0)),
 }
 # a department whose export lists its columns in another order
 SHUFFLED = {"health": ["disease", "id_number", "diagnosis_date", "disease_class"]}

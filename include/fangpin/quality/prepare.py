@@ -24,7 +24,10 @@ def check_frame(raw: pd.DataFrame, feed: F.Feed, members: pd.DataFrame | None = 
     """The check frame of a raw feed frame; `members` is the members' check frame (for households)."""
     out = {}
     for c in feed.columns:
-        col = C.text(raw[c.name]).reset_index(drop=True)
+        if c.name not in raw:  # an optional column the file does not have
+            col = pd.Series([None] * len(raw), dtype=object)
+        else:
+            col = C.text(raw[c.name]).reset_index(drop=True)
         if c.kind == F.ID_NUMBER:
             col = col.str.upper().astype(object).where(col.notna(), None)
         out[c.name] = col

@@ -39,6 +39,12 @@ def _e(type_: str, header: str, problem: str | None, needs: str | None = None, *
     return {"type": type_, "kwargs": kwargs, "meta": meta}
 
 
+def enum_list_regex(values) -> str:
+    """Anchored regex of one or more `values` joined by 、 (each item validated; spaces around 、 allowed)."""
+    item = "(?:" + "|".join(values) + ")"
+    return rf"^{item}(?:\s*{F.RISK_TYPE_SEP}\s*{item})*$"
+
+
 def _column_expectations(c: F.Column) -> list[dict]:
     out = []
     if c.required:
@@ -52,6 +58,9 @@ def _column_expectations(c: F.Column) -> list[dict]:
         out.append(_e("expect_column_values_to_match_regex", c.zh, R.BAD_CODE, column=c.name, regex=regex))
     elif c.kind == F.ENUM:
         out.append(_e("expect_column_values_to_be_in_set", c.zh, R.BAD_ENUM, column=c.name, value_set=list(c.values)))
+    elif c.kind == F.ENUM_LIST:
+        out.append(_e("expect_column_values_to_match_regex", c.zh, R.BAD_ENUM, column=c.name,
+                      regex=enum_list_regex(c.values)))
     elif c.kind in (F.MONEY, F.COUNT):
         out.append(_e("expect_column_values_to_match_regex", c.zh, R.NOT_A_NUMBER, column=c.name, regex=NUMBER_REGEX))
         if c.kind == F.COUNT:

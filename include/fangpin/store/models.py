@@ -38,6 +38,7 @@ _SQL_TYPES = {
     F.DATE: lambda c: Date(),
     F.MONTH: lambda c: String(7),
     F.ENUM: lambda c: String(16),
+    F.ENUM_LIST: lambda c: Text(),
 }
 
 # Columns added to a feed table besides the feed's own.
@@ -153,6 +154,9 @@ class ScreeningResult(Base):
     status: Mapped[str] = mapped_column(String(8))  # 新增疑似 | 持续疑似
     pushed_on: Mapped[dt.date] = mapped_column(Date)
     verify_by: Mapped[dt.date] = mapped_column(Date)
+    # 2026 policy categories (flags, not rules; docs/screen.md): 低保边缘, 刚性支出型困难
+    dibao_edge: Mapped[bool | None] = mapped_column(Boolean)
+    rigid_expense: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Problem(Base):
@@ -232,3 +236,41 @@ class ReportVersion(Base):
     sent_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
     __table_args__ = (Index("uq_report_versions_key", "report", "period", "version", unique=True),)
+class AuditResult(Base):
+    """A household flagged by the registry audit (疑点数据核查, checks A01–A12) in a period."""
+
+    __tablename__ = "audit_results"
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    household_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    township_code: Mapped[str] = mapped_column(String(9), index=True)
+    village_code: Mapped[str] = mapped_column(String(12))
+    checks: Mapped[str] = mapped_column(String(64))  # A01;A05
+    explanation: Mapped[str] = mapped_column(Text)
+
+
+class AuditCheckRun(Base):
+    """One audit check's outcome in a period: run (with its count) or skipped (and why)."""
+
+    __tablename__ = "audit_check_runs"
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))  # 已核查 | 未核查
+    flagged: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class DecisionReviewDraw(Base):
+    """A household drawn for the county's sample review of a period's decisions (拟纳入 / 拟消除)."""
+
+    __tablename__ = "decision_review_draws"
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    decision: Mapped[str] = mapped_column(String(8), primary_key=True)  # 拟纳入 | 拟消除
+    household_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    township_code: Mapped[str] = mapped_column(String(9), index=True)
+    village_code: Mapped[str] = mapped_column(String(12))
+    decision_month: Mapped[str] = mapped_column(String(7))
+    candidates: Mapped[int] = mapped_column(Integer)  # the period's new decisions of this kind
+    position: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    drawn_on: Mapped[dt.date] = mapped_column(Date)
