@@ -183,7 +183,8 @@ def test_escalation_wording_in_one_place():
     rules = P.escalation_rules(dt.date(2026, 11, 6))
     assert set(rules) == {"蓝单", "黄单", "红单"}
     assert "3日内" in rules["蓝单"] and "应纳未纳" in rules["红单"]
-    assert P.PROBLEM_TYPES == ("应纳未纳", "纳而不扶", "消除不规范", "核实超期", "电话抽查不符")
+    assert P.PROBLEM_TYPES == ("应纳未纳", "纳而不扶", "消除不规范", "核实超期", "电话抽查不符", "疑点数据")
+    assert P.TYPE_CODES["疑点数据"] == "YDSJ"
     assert P.problem_id("核实超期", "H1", "2026-09") == P.problem_id("核实超期", "H1", "2026-09")
     assert P.problem_id("核实超期", "H1", "2026-09") != P.problem_id("核实超期", "H1", "2026-10")
 

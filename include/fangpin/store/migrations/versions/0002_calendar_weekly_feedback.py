@@ -22,11 +22,16 @@ WIDENED = ("inspections", "verifications", "spot_check_results", "rectifications
            "validation_runs")
 
 
+FEEDBACK = WIDENED[:4]
+OLD_COMMENT, NEW_COMMENT = "delivery month YYYY-MM", "delivery: month YYYY-MM or week YYYY-Www"
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":  # SQLite does not enforce VARCHAR lengths
-        for table in WIDENED:
-            op.alter_column(table, "period", type_=sa.String(length=10), existing_type=sa.String(length=7),
-                            existing_nullable=False)
+    for table in WIDENED:
+        comment = dict(comment=NEW_COMMENT, existing_comment=OLD_COMMENT) if table in FEEDBACK else {}
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column("period", type_=sa.String(length=10), existing_type=sa.String(length=7),
+                                  existing_nullable=False, **comment)
     with op.batch_alter_table("problems", schema=None) as batch_op:
         batch_op.add_column(sa.Column("notified_on", sa.Date(), nullable=True))
         batch_op.add_column(sa.Column("yellow_on", sa.Date(), nullable=True))
@@ -42,7 +47,8 @@ def downgrade() -> None:
         batch_op.drop_column("red_on")
         batch_op.drop_column("yellow_on")
         batch_op.drop_column("notified_on")
-    if op.get_bind().dialect.name != "sqlite":
-        for table in WIDENED:
-            op.alter_column(table, "period", type_=sa.String(length=7), existing_type=sa.String(length=10),
-                            existing_nullable=False)
+    for table in WIDENED:
+        comment = dict(comment=OLD_COMMENT, existing_comment=NEW_COMMENT) if table in FEEDBACK else {}
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column("period", type_=sa.String(length=7), existing_type=sa.String(length=10),
+                                  existing_nullable=False, **comment)

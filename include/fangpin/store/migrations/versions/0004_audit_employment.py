@@ -64,7 +64,7 @@ def upgrade() -> None:
 
 
     op.create_table('review_results',
-    sa.Column('period', sa.String(length=7), nullable=False, comment='delivery month YYYY-MM'),
+    sa.Column('period', sa.String(length=10), nullable=False, comment='delivery: month YYYY-MM or week YYYY-Www'),
     sa.Column('source_row', sa.Integer(), nullable=False, comment='line in the delivered file (header = 1)'),
     sa.Column('household_id', sa.Text(), nullable=False, comment='户编号'),
     sa.Column('review_date', sa.Date(), nullable=False, comment='审核日期'),
