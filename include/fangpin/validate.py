@@ -23,7 +23,9 @@ import pandas as pd
 
 from fangpin import feeds as F
 from fangpin.periods import Month
+from fangpin import reasons as RS
 from fangpin.quality import evaluate as E
+from fangpin.quality import messy as M
 from fangpin.quality import prepare as P
 from fangpin.quality.history import history  # noqa: F401  (public: stored validation runs)
 from fangpin.quality.suites import load_suite
@@ -58,6 +60,8 @@ class DeliveryValidation:
     run_uid: str
     outcomes: dict[str, FeedOutcome]
     data_docs: Path | None = None
+    stored: bool = True            # False until the history is stored (fangpin.load stores it then)
+    failures: dict | None = None   # {feed: [Failure]} of the suites (for the stored results)
 
     @property
     def rejected(self) -> list[str]:
@@ -78,13 +82,26 @@ class DeliveryValidation:
 
 # ---- reading and preparing -------------------------------------------------------------------
 
-def read_delivery(data_dir: Path) -> tuple[dict[str, RawFeed], dict[str, tuple[str, Path | None, str | None]]]:
-    """Readable feeds, and (status, file, message) of the feeds not delivered or rejected."""
+def read_delivery(data_dir: Path, feeds=None) -> tuple[dict[str, RawFeed],
+                                                      dict[str, tuple[str, Path | None, str | None]]]:
+    """Readable feeds, and (status, file, message) of the feeds not delivered or rejected.
+
+    `feeds`: the feed names to read (default: every feed of the contract). A file that cannot be
+    read for any reason rejects that feed only; the delivery folder itself must be readable
+    (PermissionError otherwise: an environment problem).
+    """
     raws: dict[str, RawFeed] = {}
     missing: dict[str, tuple[str, Path | None, str | None]] = {}
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"delivery folder not found: {data_dir}")
+    list(data_dir.iterdir())  # PermissionError here: the folder itself cannot be read
     for name in F.FEED_ORDER:
+        if feeds is not None and name not in feeds:
+            continue
+        path = None
         try:
-            path = find_file(Path(data_dir), name)
+            path = find_file(data_dir, name)
             if path is None:
                 missing[name] = (NOT_DELIVERED, None, None)
                 continue
@@ -92,6 +109,12 @@ def read_delivery(data_dir: Path) -> tuple[dict[str, RawFeed], dict[str, tuple[s
         except FeedRejected as exc:
             log.warning("rejected %s", exc)
             missing[name] = (REJECTED, exc.path, str(exc))
+        except (OSError, ValueError, UnicodeError, MemoryError) as exc:
+            where = path or data_dir / name
+            problem = "无法读取文件（没有读取权限）" if isinstance(exc, PermissionError) else \
+                f"无法读取文件（{type(exc).__name__}）"
+            log.warning("rejected %s: %s", where, exc)
+            missing[name] = (REJECTED, where, f"{where.name}：{problem}")
     return raws, missing
 
 
@@ -128,14 +151,16 @@ def runnable_suites(names, available: set[str], directory: Path | None = None) -
 
 # ---- the plain pandas implementation (benchmark baseline) ------------------------------------
 
-def pandas_check(raw: dict[str, pd.DataFrame], period: str | Month,
-                 suites_dir: Path | None = None) -> dict[str, pd.Series]:
+def pandas_check(raw: dict, period: str | Month, suites_dir: Path | None = None) -> dict[str, pd.Series]:
     """The same rules as the GX suites, evaluated with plain vectorised pandas.
 
-    raw: {feed: the reader's text frame (RawFeed.frame)} for the feeds delivered.
+    raw: {feed: RawFeed} (or the reader's text frames, RawFeed.frame: then only the suites'
+    rules, without the messy-export problems that need the reader's findings).
     Returns {feed: Series of reason texts indexed by source_row} (only rejected rows).
     """
     month = Month.parse(str(period))
+    raws = {n: r for n, r in raw.items() if isinstance(r, RawFeed)}
+    raw = {n: (r.frame if isinstance(r, RawFeed) else r) for n, r in raw.items()}
     checks = check_frames(raw)
     suites, _ = runnable_suites(checks, set(checks), suites_dir)
     params = E.period_params(month)
@@ -143,7 +168,9 @@ def pandas_check(raw: dict[str, pd.DataFrame], period: str | Month,
     try:
         out = {}
         for name, frame in checks.items():
-            why = E.reasons(frame, E.evaluate_suite(frame, suites[name], params))
+            failures = E.evaluate_suite(frame, suites[name], params)
+            why = M.row_reasons(raws[name], F.FEEDS[name], frame, failures) if name in raws \
+                else E.reasons(frame, failures)
             rows = raw[name]["source_row"].to_numpy()
             out[name] = pd.Series(why.to_numpy(), index=pd.Index(rows[why.index.to_numpy(dtype=int)],
                                                                   name="source_row"), name=REASON)
@@ -155,19 +182,26 @@ def pandas_check(raw: dict[str, pd.DataFrame], period: str | Month,
 def pandas_check_delivery(data_dir: Path, period: str | Month) -> dict[str, pd.Series]:
     """pandas_check() on a drop folder (read with fangpin.read; unreadable files are skipped)."""
     raws, _ = read_delivery(Path(data_dir))
-    return pandas_check({n: r.frame for n, r in raws.items()}, period)
+    return pandas_check(raws, period)
 
 
 # ---- the stage -------------------------------------------------------------------------------
 
 def validate_delivery(data_dir: Path, period: str | Month, out_dir: Path | None = None, eng=None,
-                      build_docs: bool = True) -> DeliveryValidation:
-    """Validates a drop folder for a period (see the module docstring and docs/validate.md)."""
+                      build_docs: bool = True, store: bool = True, write: bool = True,
+                      feeds=None) -> DeliveryValidation:
+    """Validates a drop folder for a period (see the module docstring and docs/validate.md).
+
+    store=False: the history is not stored here; fangpin.load.load_delivery stores it in the
+    same transaction as the loaded rows (what the ingest does). write=False: the summary and
+    quarantine files are not written (the ingest writes them after loading: write_outputs).
+    feeds: the feed names to validate (default: all of the contract's).
+    """
     from fangpin.quality import gx_run
 
     month = Month.parse(str(period))
     run_uid = uuid.uuid4().hex
-    raws, missing = read_delivery(Path(data_dir))
+    raws, missing = read_delivery(Path(data_dir), feeds)
     checks = check_frames({n: r.frame for n, r in raws.items()})
     suites, notes = runnable_suites(checks, set(checks))
     token = E.REFERENCE_FRAMES.set(checks)
@@ -180,6 +214,8 @@ def validate_delivery(data_dir: Path, period: str | Month, out_dir: Path | None 
     outcomes: dict[str, FeedOutcome] = {}
     for name in F.FEED_ORDER:
         feed = F.FEEDS[name]
+        if name not in missing and name not in raws:
+            continue
         if name in missing:
             status, path, message = missing[name]
             outcomes[name] = FeedOutcome(name, status, path, 0, 0, 0, 0, message, P.empty_typed(feed),
@@ -188,7 +224,8 @@ def validate_delivery(data_dir: Path, period: str | Month, out_dir: Path | None 
         outcomes[name] = _outcome(feed, raws[name], checks[name], gx_results[name][0], member_ids,
                                   notes.get(name, []))
 
-    validation = DeliveryValidation(month, run_uid, outcomes)
+    validation = DeliveryValidation(month, run_uid, outcomes, stored=False,
+                                    failures={n: f for n, (f, _) in gx_results.items()})
     if build_docs and gx_results:
         from fangpin.config import settings
 
@@ -197,9 +234,11 @@ def validate_delivery(data_dir: Path, period: str | Month, out_dir: Path | None 
             gx_run.strip_result(result, F.FEEDS[name])
         validation.data_docs = gx_run.build_data_docs(
             docs_dir, suites, {n: r for n, (_, r) in gx_results.items()}, f"{month}_{run_uid[:8]}")
-    if out_dir is not None:
+    if out_dir is not None and write:
         write_outputs(validation, Path(out_dir))
-    _store(validation, {n: f for n, (f, _) in gx_results.items()}, eng)
+    if store:
+        _store(validation, validation.failures, eng)
+        validation.stored = True
     for name, o in outcomes.items():
         log.info("validate %s %s: %s rows=%d accepted=%d quarantined=%d unmatched=%d", month, name, o.status,
                  o.rows_total, o.rows_accepted, o.rows_quarantined, o.rows_unmatched)
@@ -208,15 +247,20 @@ def validate_delivery(data_dir: Path, period: str | Month, out_dir: Path | None 
 
 def _outcome(feed: F.Feed, raw: RawFeed, check: pd.DataFrame, failures: list, member_ids: set | None,
              notes: list[str]) -> FeedOutcome:
-    why = E.reasons(check, failures)
+    why = M.row_reasons(raw, feed, check, failures)
+    source_row = raw.frame["source_row"].reset_index(drop=True)
+    why = _untypeable(feed, check, source_row, why)
     bad = why.index.to_numpy(dtype=int)
     good_mask = np.ones(len(check), dtype=bool)
     good_mask[bad] = False
-    source_row = raw.frame["source_row"].reset_index(drop=True)
     accepted = P.typed_frame(check[good_mask], feed, source_row[good_mask])
-    quarantine = _quarantine_frame(feed, raw.frame.reset_index(drop=True).iloc[bad], why.to_numpy())
+    quarantine = _quarantine_frame(feed, raw.original.reset_index(drop=True).iloc[bad], why.to_numpy())
     unmatched = 0
-    messages = list(notes)
+    messages = list(raw.skipped) + list(notes)
+    counts = why.value_counts()
+    for special in (RS.TOTAL_ROW, RS.TOO_MANY_CELLS, RS.EXACT_DUPLICATE, RS.CONTRADICTORY_DUPLICATE):
+        if special in counts:
+            messages.append(f"{int(counts[special])}行{special}（已隔离）")
     if feed.person_column:
         if member_ids is None:
             messages.append("家庭成员数据未提供或拒收，未统计未匹配行数")
@@ -229,6 +273,26 @@ def _outcome(feed: F.Feed, raw: RawFeed, check: pd.DataFrame, failures: list, me
     status = QUARANTINED if len(bad) else PASSED
     return FeedOutcome(feed.name, status, raw.path, len(check), len(accepted), len(quarantine), unmatched,
                        "；".join(messages) or None, accepted, quarantine)
+
+
+def _untypeable(feed: F.Feed, check: pd.DataFrame, source_row: pd.Series, why: pd.Series) -> pd.Series:
+    """Safety net: a row whose value passed the checks but cannot be typed for the database
+    (it would become NULL, or fail a NOT NULL insert) is quarantined `<列>：无法转换`, never loaded."""
+    good = np.ones(len(check), dtype=bool)
+    good[why.index.to_numpy(dtype=int)] = False
+    if not good.any():
+        return why
+    typed = P.typed_frame(check[good], feed, source_row[good])
+    rows = np.flatnonzero(good)
+    extra: dict[int, list[str]] = {}
+    for c in feed.columns:
+        lost = (typed[c.name].isna().to_numpy() & check[c.name].iloc[rows].notna().to_numpy())
+        for pos in rows[lost]:
+            extra.setdefault(int(pos), []).append(RS.reason(c.zh, RS.NOT_CONVERTIBLE))
+    if not extra:
+        return why
+    add = pd.Series({k: RS.join(v) for k, v in extra.items()}, dtype=object)
+    return pd.concat([why, add]).sort_index()
 
 
 def _quarantine_frame(feed: F.Feed, raw_rows: pd.DataFrame, why) -> pd.DataFrame:

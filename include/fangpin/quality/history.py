@@ -16,16 +16,30 @@ from sqlalchemy import Engine, and_, delete, func, insert, select, text, update
 from fangpin import feeds as F
 from fangpin.store.models import QuarantinedRow, ValidationResult, ValidationRun
 
-_LOCK_KEY = 4_515_302_001  # PostgreSQL advisory lock: one validation stores at a time
 
 
 def store(eng: Engine, validation, feed_failures: dict[str, list], masker) -> None:
-    """Stores a DeliveryValidation (+ per-feed failures for the expectation results)."""
+    """Stores a DeliveryValidation (+ per-feed failures for the expectation results) on its own.
+
+    The ingest stores it with the loaded rows instead (fangpin.load: store_in, one transaction).
+    """
+    from fangpin.store.db import lock_period
+
+    with eng.begin() as conn:
+        lock_period(conn, str(validation.period))
+        store_in(conn, validation, feed_failures, masker)
+
+
+def store_in(conn, validation, feed_failures: dict[str, list], masker) -> None:
+    """Stores a DeliveryValidation inside the caller's transaction (which holds the period's lock):
+    new runs current, older runs of the same feeds not, the feeds' quarantined rows replaced."""
     period = str(validation.period)
     now = dt.datetime.now()
-    with eng.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    t = ValidationRun.__table__
+    if True:
+        if validation.outcomes:
+            conn.execute(update(t).where(and_(t.c.period == period, t.c.feed.in_(list(validation.outcomes)),
+                                              t.c.is_current.is_(True))).values(is_current=False))
         for name, o in validation.outcomes.items():
             feed = F.FEEDS[name]
             run_id = conn.execute(insert(ValidationRun.__table__).values(
@@ -57,7 +71,6 @@ def store(eng: Engine, validation, feed_failures: dict[str, list], masker) -> No
                         for r, why, raw in zip(q["行号"], q["原因"], values.to_dict("records"))]
                 for i in range(0, len(rows), 20_000):
                     conn.execute(insert(QuarantinedRow.__table__), rows[i:i + 20_000])
-    _settle_current(eng, period, list(validation.outcomes))
 
 
 def _settle_current(eng: Engine, period: str, feeds: list[str]) -> None:
