@@ -212,12 +212,66 @@ def ingest_summary(data_dir: str, period: str, out_dir: str, accept_partial: boo
     }
 
 
+# The feeds each screening rule reads (data contract section 2): when one was not delivered
+# for the period, the rule could not be evaluated and the screening says so.
+RULE_FEEDS = {
+    "R01": ("households",), "R02": ("households",), "R03": ("disability", "members"),
+    "R04": ("civil_affairs", "members"), "R05": ("medical", "members"), "R06": ("members",),
+    "R07": ("members",), "R08": ("education", "members"), "R09": ("medical", "members"),
+    "R10": ("housing",), "R11": ("education", "members"), "R12": ("health", "members"),
+}
+
+
+def missing_feeds(period: str, eng=None, feeds=None) -> list[str]:
+    """Feeds of `feeds` (default: those the screening reads) with no rows loaded for the period
+    whose current validation says 未提供 or 拒收 (or that were never validated)."""
+    from fangpin.quality.history import history
+    from fangpin.store.db import FEED_TABLES
+    from sqlalchemy import func, select
+
+    eng = _engine(eng)
+    feeds = feeds or sorted({f for fs in RULE_FEEDS.values() for f in fs})
+    runs = history(eng, period=str(period), current_only=True)
+    status = dict(zip(runs["feed"], runs["status"])) if len(runs) else {}
+    out = []
+    with eng.connect() as conn:
+        for name in feeds:
+            t = FEED_TABLES[name]
+            n = conn.execute(select(func.count()).select_from(t).where(t.c.period == str(period))).scalar_one()
+            if not n and status.get(name, "未提供") in ("未提供", "拒收"):
+                out.append(name)
+    return out
+
+
+def missing_feed_warning(period: str, missing: list[str]) -> str | None:
+    """One Chinese line naming the feeds not delivered and the rules that could not be evaluated."""
+    from fangpin.feeds import FEEDS
+
+    if not missing:
+        return None
+    rules = [r for r, fs in RULE_FEEDS.items() if set(fs) & set(missing)]
+    names = "、".join(f"{FEEDS[n].label}（{n}）" for n in missing)
+    return (f"{period}期{names}数据未提供或被拒收，规则{'、'.join(rules)}无法评估，"
+            f"筛查结果不完整（未命中不代表没有风险）")
+
+
 def screen_period(period: str, out_dir: str, push_lists: bool = False, eng=None) -> dict:
-    """Screens the loaded period, stores the results and writes screening.csv (and push lists)."""
+    """Screens the loaded period, stores the results and writes screening.csv (and push lists).
+
+    When a feed the rules read was not delivered (or rejected, with nothing loaded), the result
+    says so: detail["missing_feeds"], detail["rules_not_evaluated"] and detail["warning"] (one
+    Chinese line, also logged and recorded in pipeline_runs); screening.csv is still written.
+    """
     from fangpin import screen
 
     eng = _engine(eng)
     with recorded("screen", period, eng) as detail:
+        missing = missing_feeds(str(period), eng)
+        if missing:
+            detail["missing_feeds"] = missing
+            detail["rules_not_evaluated"] = [r for r, fs in RULE_FEEDS.items() if set(fs) & set(missing)]
+            detail["warning"] = missing_feed_warning(str(period), missing)
+            log.warning("%s", detail["warning"])
         results = screen.screen(screen.load_frames(eng, str(period)), str(period))
         stored = screen.store_screening(eng, str(period), results)
         screen.write_screening_csv(stored, Path(out_dir))

@@ -158,17 +158,14 @@ def bulk_insert(conn, table, frame: pd.DataFrame) -> None:
     tuples. Both skip SQLAlchemy's per-value processing, which made loading a Xingbin-size county
     take ~40 s (docs/benchmarks.md). Other databases: SQLAlchemy's executemany.
 
-    COPY's NULL is CSV's default, an unquoted empty field (not `\\N`): a delivered `\\N` (or any
-    other text) arrives exactly as delivered.
-    Validated rows hold no empty strings (an empty cell is None) and no control characters
-    (quarantined), so nothing else can be mistaken for NULL.
+    COPY's NULL is CSV's default, an unquoted empty field (not `\\N`), and every value that is not
+    NULL is written quoted (_copy_csv): a delivered `\\N`, an empty string or any other text
+    arrives exactly as delivered.
     """
     cols = [c.name for c in table.columns]
     dialect = conn.dialect
     if dialect.name == "postgresql" and dialect.driver == "psycopg2":
-        buf = io.StringIO()
-        frame[cols].to_csv(buf, index=False, header=False, na_rep="")
-        buf.seek(0)
+        buf = io.StringIO(_copy_csv(frame[cols]))
         names = ", ".join(dialect.identifier_preparer.quote(c) for c in cols)
         with conn.connection.dbapi_connection.cursor() as cur:
             cur.copy_expert(f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) "
@@ -184,6 +181,23 @@ def bulk_insert(conn, table, frame: pd.DataFrame) -> None:
     records = [dict(zip(cols, r)) for r in rows]
     for i in range(0, len(records), 50_000):
         conn.execute(table.insert(), records[i:i + 50_000])
+
+
+def _copy_csv(frame: pd.DataFrame) -> str:
+    """CSV for COPY: every non-NULL value quoted ("" doubled inside), NULL an unquoted empty field."""
+    if frame.empty:
+        return ""
+    parts = []
+    for c in frame.columns:
+        col = frame[c]
+        present = col.notna().to_numpy()
+        text = col.astype(object).where(present, "").astype(str)
+        quoted = '"' + text.str.replace('"', '""', regex=False) + '"'
+        parts.append(quoted.where(present, ""))
+    line = parts[0]
+    for p in parts[1:]:
+        line = line + "," + p
+    return "\n".join(line.tolist()) + "\n"
 
 
 def read_feed(eng: Engine, feed: str, period: str, columns: list[str] | None = None) -> pd.DataFrame:
