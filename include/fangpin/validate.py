@@ -249,11 +249,8 @@ def _outcome(feed: F.Feed, raw: RawFeed, check: pd.DataFrame, failures: list, me
              notes: list[str]) -> FeedOutcome:
     why = M.row_reasons(raw, feed, check, failures)
     source_row = raw.frame["source_row"].reset_index(drop=True)
-    why = _untypeable(feed, check, source_row, why)
+    why, accepted = _typed_or_quarantined(feed, check, source_row, why)
     bad = why.index.to_numpy(dtype=int)
-    good_mask = np.ones(len(check), dtype=bool)
-    good_mask[bad] = False
-    accepted = P.typed_frame(check[good_mask], feed, source_row[good_mask])
     quarantine = _quarantine_frame(feed, raw.original.reset_index(drop=True).iloc[bad], why.to_numpy())
     unmatched = 0
     messages = list(raw.skipped) + list(notes)
@@ -275,24 +272,27 @@ def _outcome(feed: F.Feed, raw: RawFeed, check: pd.DataFrame, failures: list, me
                        "；".join(messages) or None, accepted, quarantine)
 
 
-def _untypeable(feed: F.Feed, check: pd.DataFrame, source_row: pd.Series, why: pd.Series) -> pd.Series:
-    """Safety net: a row whose value passed the checks but cannot be typed for the database
-    (it would become NULL, or fail a NOT NULL insert) is quarantined `<列>：无法转换`, never loaded."""
+def _typed_or_quarantined(feed: F.Feed, check: pd.DataFrame, source_row: pd.Series,
+                          why: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
+    """The accepted rows typed for the database, and the reasons with the safety net added: a row
+    whose value passed the checks but cannot be typed (it would become NULL, or fail a NOT NULL
+    insert) is quarantined `<列>：无法转换`, never loaded."""
     good = np.ones(len(check), dtype=bool)
     good[why.index.to_numpy(dtype=int)] = False
-    if not good.any():
-        return why
     typed = P.typed_frame(check[good], feed, source_row[good])
     rows = np.flatnonzero(good)
+    lost_any = np.zeros(len(rows), dtype=bool)
     extra: dict[int, list[str]] = {}
     for c in feed.columns:
-        lost = (typed[c.name].isna().to_numpy() & check[c.name].iloc[rows].notna().to_numpy())
+        lost = typed[c.name].isna().to_numpy() & check[c.name].iloc[rows].notna().to_numpy()
+        lost_any |= lost
         for pos in rows[lost]:
             extra.setdefault(int(pos), []).append(RS.reason(c.zh, RS.NOT_CONVERTIBLE))
     if not extra:
-        return why
+        return why, typed
+    log.error("%s: %d rows passed the checks but could not be typed (quarantined 无法转换)", feed.name, len(extra))
     add = pd.Series({k: RS.join(v) for k, v in extra.items()}, dtype=object)
-    return pd.concat([why, add]).sort_index()
+    return pd.concat([why, add]).sort_index(), typed[~lost_any].reset_index(drop=True)
 
 
 def _quarantine_frame(feed: F.Feed, raw_rows: pd.DataFrame, why) -> pd.DataFrame:

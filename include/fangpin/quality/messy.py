@@ -69,7 +69,7 @@ def exclusive_rows(raw) -> pd.Series:
     total = np.zeros(len(frame), dtype=bool)
     for c in cols:
         s = frame[c]
-        if len(s) and bool(s.str.contains("[合总小]计", regex=True).any()):
+        if N.any_match(s, "[合总小]计"):
             total |= s.str.replace(f"[{N.BLANKS}]", "", regex=True).str.contains(TOTAL_REGEX, regex=True).to_numpy()
     out = pd.Series(None, index=pd.RangeIndex(len(frame)), dtype=object)
     out[np.asarray(raw.overflow, dtype=bool)] = R.TOO_MANY_CELLS

@@ -68,9 +68,9 @@ def strip_series(s: pd.Series) -> pd.Series:
 
 def nfkc_series(s: pd.Series) -> pd.Series:
     """NFKC of the non-ASCII cells (ASCII text is already in NFKC)."""
-    ascii_ = s.str.isascii()
-    if bool(ascii_.all()):
+    if "\n".join(s.tolist()).isascii():
         return s
+    ascii_ = s.str.isascii()
     out = s.copy()
     out[~ascii_] = s[~ascii_].str.normalize("NFKC")
     return out
@@ -108,5 +108,14 @@ def numeric_id_text(s: pd.Series) -> pd.Series:
     return s.str.contains(NUMERIC_ID_REGEX, regex=True).fillna(False).astype(bool)
 
 
+def any_match(s: pd.Series, regex) -> bool:
+    """Whether any cell of a text Series matches `regex` (one C-speed search over the joined
+    column: the fast path that spares a per-cell pass for the clean columns)."""
+    pattern = regex if isinstance(regex, re.Pattern) else re.compile(regex)
+    return bool(len(s)) and pattern.search("\n".join(s.astype(str).tolist())) is not None
+
+
 def has_control(s: pd.Series) -> pd.Series:
+    if not any_match(s, _CONTROL):
+        return pd.Series(False, index=s.index)
     return s.str.contains(CONTROL_REGEX, regex=True).fillna(False).astype(bool)
