@@ -55,12 +55,12 @@ def held_reasons(conn, validation) -> list[str]:
     from fangpin.params import param
 
     period = str(validation.period)
-    ratio = float(param("ingest.hold_shrink_ratio", validation.period.end))
     out = []
     for name in REGISTRY:
         o = validation.outcomes.get(name)
-        if o is None:
+        if o is None:  # a validation of other feeds only (e.g. the weekly feedback feeds)
             continue
+        ratio = float(param("ingest.hold_shrink_ratio", validation.period.end))
         label = FEEDS[name].label
         if o.status == NOT_DELIVERED:
             out.append(f"{label}数据（{name}）未提供")

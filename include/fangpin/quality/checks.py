@@ -40,7 +40,9 @@ def id_problems(values: pd.Series, today: dt.date | None = None) -> pd.Series:
     operations over that matrix (911,000 IDs in well under a second).
     """
     today = today or dt.date.today()
-    v = [x.strip().upper() if isinstance(x, str) else "" for x in values.astype(object).tolist()]
+    from fangpin.quality.normalise import clean_cell
+
+    v = [clean_cell(x).upper() if isinstance(x, str) else "" for x in values.astype(object).tolist()]
     n = len(v)
     out = np.full(n, None, dtype=object)
     length = np.fromiter(map(len, v), dtype=np.int64, count=n)
