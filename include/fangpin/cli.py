@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except DeliveryHeld as exc:
-        print(f"暂缓入库：{_one_line(exc)}", file=sys.stderr)
+        print(_one_line(exc), file=sys.stderr)
         return 1
     except OutputNotWritable as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
