@@ -264,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # GX sets its own loggers to INFO: keep standard error to our messages
+        for handler in logging.getLogger().handlers:
+            handler.setLevel(logging.WARNING)
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
     from fangpin.load import DeliveryHeld

@@ -271,7 +271,7 @@ def screen_period(period: str, out_dir: str, push_lists: bool = False, eng=None)
             detail["missing_feeds"] = missing
             detail["rules_not_evaluated"] = [r for r, fs in RULE_FEEDS.items() if set(fs) & set(missing)]
             detail["warning"] = missing_feed_warning(str(period), missing)
-            log.warning("%s", detail["warning"])
+            log.info("%s", detail["warning"])
         results = screen.screen(screen.load_frames(eng, str(period)), str(period))
         stored = screen.store_screening(eng, str(period), results)
         screen.write_screening_csv(stored, Path(out_dir))

@@ -8,8 +8,9 @@
 - control characters (NUL …) in a contract column: `<列>：含控制字符`; names over 50 characters
   and any cell over 2,000: `<列>：超过N个字符`;
 - duplicates of an event row (medical, disability), among the rows that pass every other check:
-  exact copies after the first `重复`; same person and date but different values, every copy
-  `重复且矛盾`.
+  exact copies after the first `重复`; same person and date(s) but different values, every copy
+  `重复且矛盾` (medical: same 入院日期 and 出院日期, other amounts; disability: same 发证日期,
+  other 残疾类别 or 残疾等级).
 Everything is vectorised over the feed's columns.
 """
 
@@ -30,7 +31,7 @@ NAME_COLUMNS = {"head_name", "name", "inspector"}
 # Event feeds: (columns a copy must repeat, columns naming "the same person and date").
 EVENT_KEYS = {
     "medical": (("id_number", "admission_date__date", "discharge_date__date", "total_cost__number",
-                 "out_of_pocket__number"), ("id_number", "admission_date__date")),
+                 "out_of_pocket__number"), ("id_number", "admission_date__date", "discharge_date__date")),
     "disability": (("id_number", "disability_type", "disability_grade", "issue_date__date"),
                    ("id_number", "issue_date__date")),
 }
