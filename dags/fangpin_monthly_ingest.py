@@ -6,8 +6,11 @@ Departments deliver month **M** into `<data_dir>/M/` by the 5th of M+1; this DAG
 
 1. **resolve** — the period: the `period` Param on a manual run, else the run's data interval.
 2. **ingest** — validate every feed with Great Expectations (quarantine, history, Data Docs)
-   and load the accepted rows, replacing the period (`fangpin.pipeline.ingest_summary`).
-   Emits the `fangpin_delivery` asset.
+   and load the accepted rows, replacing the period in one transaction
+   (`fangpin.pipeline.ingest_summary`). Emits the `fangpin_delivery` asset. A **held**
+   delivery (households or members absent, empty or > 10% smaller than the latest earlier
+   period) fails this task with the reason — the platform team is alerted, nothing is
+   replaced, no screening or push list follows. Trigger again with *accept_partial* to load it.
 3. **screen** — rules R01–R13 → `screening.csv`; the push is dated the day this run does it
    (its run date, `orch.run_day`; a household already pushed keeps its first date) and is due
    for verification 15 days later; emits the `fangpin_screening` asset with
@@ -28,7 +31,7 @@ Outputs: `<output_dir>/M/`. Failures email the platform team.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
 
 from fangpin import orchestration as orch
 
@@ -40,7 +43,9 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
-    params=orch.params("month"),
+    params=orch.params("month", accept_partial=Param(
+        False, type="boolean", title="接受不完整数据 accept partial",
+        description="Load a delivery the held-delivery rule would hold (fangpin load --accept-partial).")),
     tags=["fangpin", "monthly", "ingest"],
     doc_md=__doc__,
 )
@@ -57,10 +62,18 @@ def fangpin_monthly_ingest():
         return run
 
     @task(outlets=[orch.DELIVERY])
-    def ingest(period: str, data_dir: str, out_dir: str, outlet_events=None) -> dict:
+    def ingest(period: str, data_dir: str, out_dir: str, outlet_events=None, params=None) -> dict:
         from fangpin.pipeline import ingest_summary
 
-        summary = ingest_summary(data_dir, period, out_dir)
+        from fangpin.load import DeliveryHeld
+
+        try:
+            summary = ingest_summary(data_dir, period, out_dir,
+                                     accept_partial=bool((params or {}).get("accept_partial", False)))
+        except DeliveryHeld as held:  # fail at once (no retry) with the reason: alert, no screening
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(held)) from None
         if summary.get("rejected"):
             print(f"rejected whole: {summary['rejected']} (see validation_summary.csv)")
         outlet_events[orch.DELIVERY].extra = {"period": period, "rejected": list(summary.get("rejected", []))}

@@ -321,3 +321,25 @@ def test_failure_callback_emails_the_platform_team(monkeypatch, tmp_path):
     body = "".join(p.get_payload(decode=True).decode() for p in msg.walk() if p.get_content_type() == "text/html")
     assert "boom" in body and "scheduled__2026-11-06" in body
     assert msg["From"] == "noreply@fangpin.test"
+
+
+def test_monthly_ingest_fails_at_once_on_a_held_delivery(bag, tmp_path, monkeypatch):
+    """The held-delivery rule in Airflow: an accept_partial Param (off), and a held delivery fails the
+    ingest task without retry (AirflowFailException) with the reason — no screening follows."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from fangpin.load import DeliveryHeld
+
+    dag = bag.dags["fangpin_monthly_ingest"]
+    assert dag.params["accept_partial"] is False
+    seen = {}
+
+    def held(data_dir, period, out_dir, accept_partial=False):
+        seen["accept_partial"] = accept_partial
+        raise DeliveryHeld(period, ["农户数据（households）未提供"])
+
+    monkeypatch.setattr("fangpin.pipeline.ingest_summary", held)
+    fn = dag.get_task("ingest").python_callable
+    with pytest.raises(AirflowFailException, match="households"):
+        fn("2026-10", str(tmp_path), str(tmp_path / "out"), outlet_events={}, params={"accept_partial": True})
+    assert seen == {"accept_partial": True}

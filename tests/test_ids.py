@@ -38,3 +38,35 @@ def test_masking_and_redaction():
     assert "451302198001020178" not in red and "13812345678" not in red
     assert "4513**********0178" in red and "138****5678" in red and "HH0001" in red
     assert not ids.ID_PATTERN.search(red) and not ids.PHONE_PATTERN.search(red)
+
+
+# ---- property-based: the ID check (hypothesis) --------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ID_CHARS = st.sampled_from(list("0123456789") * 4 + ["X", "x", "Ａ", "１", " ", "\u00a0", "\u200b", "-", "٣"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(dt.date(1880, 1, 1), dt.date(2026, 11, 1)), st.integers(0, 999),
+       st.sampled_from(["110105", "451302", "653101"]))
+def test_every_made_id_is_valid_and_one_wrong_character_is_not(born, seq, area):
+    made = ids.make_id(area, born, seq)
+    assert ids.id_problem(made, today=dt.date(2026, 11, 22)) is None
+    for i in (0, 7, 16, 17):        # a changed digit or check character never passes the check digit
+        wrong = made[:i] + ("1" if made[i] == "0" else "0") + made[i + 1:]
+        assert ids.id_problem(wrong, today=dt.date(2026, 11, 22)) is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(_ID_CHARS, min_size=15, max_size=20))
+def test_vectorised_id_check_equals_the_scalar_one(value):
+    import pandas as pd
+
+    from fangpin.quality.checks import id_problems
+
+    today = dt.date(2026, 11, 22)
+    got = id_problems(pd.Series([value]), today=today).iloc[0]
+    want = ids.id_problem(value, today=today) if ids.normalise(value) else None
+    assert got == want

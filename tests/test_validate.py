@@ -520,8 +520,8 @@ def test_small_county_matches_answer_key(small_county, tmp_path, sqlite_url):
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
-def test_cells_past_the_header_are_kept_and_blank_lines_keep_numbering(suffix, tmp_path):
-    """A row longer than the header keeps its surplus cells (as 列N, reported as ignored), a blank
+def test_cells_past_the_header_flag_the_row_and_blank_lines_keep_numbering(suffix, tmp_path):
+    """A row longer than the header keeps its surplus cells (as 列N) and is flagged, a blank
     line keeps the row numbers a person sees, and a ragged CSV (which pandas' parser refuses)
     reads the same as a regular one."""
     from openpyxl import Workbook
@@ -543,7 +543,8 @@ def test_cells_past_the_header_are_kept_and_blank_lines_keep_numbering(suffix, t
         wb.save(path)
     raw = read_feed(path, "medical")
     surplus = f"列{len(headers) + 2}"
-    assert raw.extra_columns == [f"列{len(headers) + 1}", surplus]
+    assert raw.extra_columns == []                                   # past the header: not a column
+    assert raw.overflow.tolist() == [False, True, False]            # the row is flagged (列数多于表头)
     assert raw.frame["source_row"].tolist() == [2, 4, 5]            # the blank line 3 is skipped, not renumbered
-    assert raw.frame[surplus].tolist() == ["", "多写的备注", ""]
+    assert raw.frame[surplus].tolist() == ["", "多写的备注", ""]      # the cell is kept for the quarantine
     assert raw.frame["id_number"].tolist() == [pid(1), pid(2), pid(3)]  # cells are stripped

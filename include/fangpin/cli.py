@@ -2,6 +2,11 @@
 
 Each command works on the monitoring database named by FANGPIN_DB_URL (a local SQLite file
 when unset) and needs nothing but the delivery folder: it validates and loads what it needs.
+
+Exit statuses (data contract section 1): 0 done; 1 a file was rejected whole or the delivery
+was held (the message on standard error); 2 a usage or environment problem (missing folder,
+database unreachable, output not writable) — one line on standard error, no traceback
+(`-v` shows it), the database password masked.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ def cmd_load(args) -> int:
 
     progress = Progress(not args.quiet)
     validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=args.out is not None,
-                                 progress=progress)
+                                 progress=progress, accept_partial=args.accept_partial)
     progress.close()
     for name, o in validation.outcomes.items():
         print(f"{name:20s} {o.status:4s} rows={o.rows_total} accepted={o.rows_accepted} "
@@ -89,7 +94,8 @@ def cmd_load(args) -> int:
 def cmd_validate(args) -> int:
     from fangpin import pipeline
 
-    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=not args.no_docs)
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=not args.no_docs,
+                                 accept_partial=args.accept_partial)
     print(f"validation summary: {Path(args.out) / 'validation_summary.csv'}")
     return _report_rejections(validation)
 
@@ -106,18 +112,21 @@ def _date(text: str):
 def cmd_screen(args) -> int:
     from fangpin import pipeline
 
-    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False,
+                                 accept_partial=args.accept_partial)
     summary = pipeline.screen_period(args.period, str(args.out), push_lists=not args.no_push_lists,
                                      pushed_on=args.push_date)
     print(f"{summary['suspected']} suspected households -> {Path(args.out) / 'screening.csv'}")
-    _report_rejections(validation)
-    return 1 if "households" in validation.rejected or "members" in validation.rejected else 0
+    if summary.get("warning"):
+        print(f"警告：{summary['warning']}", file=sys.stderr)
+    return _report_rejections(validation)
 
 
 def cmd_audit(args) -> int:
     from fangpin import pipeline
 
-    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False,
+                                 accept_partial=getattr(args, "accept_partial", False))
     summary = pipeline.audit_period(args.period, str(args.out))
     print(f"{summary['flagged']} households flagged -> {Path(args.out) / 'audit.csv'}")
     if summary["skipped"]:
@@ -129,7 +138,8 @@ def cmd_audit(args) -> int:
 def cmd_review(args) -> int:
     from fangpin import pipeline
 
-    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False,
+                                 accept_partial=getattr(args, "accept_partial", False))
     summary = pipeline.review_period(args.period, str(args.out), seed=args.seed)
     print(f"{summary['drawn']} households drawn for review -> {Path(args.out) / 'review_draw.csv'}")
     for s in summary["summary"]:
@@ -143,12 +153,12 @@ def cmd_review(args) -> int:
 def cmd_sample(args) -> int:
     from fangpin import pipeline
 
-    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+    validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False,
+                                 accept_partial=args.accept_partial)
     summary = pipeline.sample_period(args.period, str(args.out), seed=args.seed,
                                      call_sheets=args.call_sheets)
     print(f"{summary['drawn']} households drawn -> {Path(args.out) / 'spot_check.csv'}")
-    _report_rejections(validation)
-    return 1 if "households" in validation.rejected else 0
+    return _report_rejections(validation)
 
 
 def cmd_problems(args) -> int:
@@ -161,7 +171,8 @@ def cmd_problems(args) -> int:
     eng = db.engine()
     status = 0
     if args.data:
-        validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False)
+        validation = pipeline.ingest(args.data, args.period, out_dir=args.out, build_docs=False,
+                                 accept_partial=getattr(args, "accept_partial", False))
         pipeline.screen_period(args.period, str(args.out), push_lists=False)
         pipeline.audit_period(args.period, str(args.out))
         pipeline.sample_period(args.period, str(args.out), keep_recorded=True)
@@ -188,13 +199,18 @@ def _derivable(eng, period: str) -> bool:
 def cmd_report(args) -> int:
     from fangpin import pipeline
 
+    status = 0
     if args.data:
         month = pipeline.report_month(args.kind, args.period)
-        pipeline.ingest(args.data, month, out_dir=args.out, build_docs=False)
-        pipeline.screen_period(month, str(args.out), push_lists=False)
+        validation = pipeline.ingest(args.data, month, out_dir=args.out, build_docs=False,
+                                     accept_partial=args.accept_partial)
+        summary = pipeline.screen_period(month, str(args.out), push_lists=False)
+        if summary.get("warning"):
+            print(f"警告：{summary['warning']}", file=sys.stderr)
         pipeline.audit_period(month, str(args.out))
         pipeline.sample_period(month, str(args.out))
         pipeline.derive_problems(month)
+        status = _report_rejections(validation)
     from fangpin.reports.common import NoReportData
 
     try:
@@ -203,7 +219,7 @@ def cmd_report(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(pdf)
-    return 0
+    return status
 
 
 def cmd_db(args) -> int:
@@ -239,8 +255,16 @@ def cmd_params(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (exit status 2) instead of the usage text."""
+
+    def error(self, message):
+        print(f"{self.prog}: error: {message}（--help 查看用法）", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="fangpin", description="防返贫动态监测 — validate, screen, sample, report")
+    ap = _Parser(prog="fangpin", description="防返贫动态监测 — validate, screen, sample, report")
     ap.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = ap.add_subparsers(dest="command", required=True)
 
@@ -257,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
         p.add_argument("--data", required=True, type=_existing_dir, help="delivery folder")
         p.add_argument("--period", required=True, type=_period, help="YYYY-MM")
+        _accept_partial(p)
         p.set_defaults(func=func)
         return p
 
@@ -295,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--period", required=True, help="2026-W45 | 2026-10 | 2026-Q4")
     r.add_argument("--out", required=True, type=Path)
     r.add_argument("--data", type=_existing_dir, help="load this delivery first")
+    _accept_partial(r)
     r.set_defaults(func=cmd_report)
 
     d = sub.add_parser("db", help="migrate the monitoring database schema")
@@ -309,39 +335,93 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _accept_partial(p) -> None:
+    p.add_argument("--accept-partial", action="store_true",
+                   help="load a delivery even when it would be held (households or members absent, empty "
+                        "or more than 10%% smaller than the latest earlier period loaded)")
+
+
+def _one_line(text) -> str:
+    """An error message on one line, the database password and any ID or phone number masked."""
+    from fangpin.ids import redact
+
+    msg = " ".join(str(text).split())
+    try:
+        from sqlalchemy.engine import make_url
+
+        from fangpin.config import settings
+
+        password = make_url(settings().database_url).password
+        if password:
+            msg = msg.replace(str(password), "***")
+    except Exception:  # no settings or no URL: nothing to mask
+        pass
+    return redact(msg)[:500]
+
+
+def _database_url() -> str:
+    try:
+        from fangpin.config import settings
+        from fangpin.store.db import safe_url
+
+        return safe_url(settings().database_url)
+    except Exception:
+        return "FANGPIN_DB_URL"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # GX sets its own loggers to INFO: keep standard error to our messages
+        for handler in logging.getLogger().handlers:
+            handler.setLevel(logging.WARNING)
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from fangpin.load import DeliveryHeld
+    from fangpin.pipeline import OutputNotWritable, check_writable
     from fangpin.read import FeedRejected
 
     try:
+        if getattr(args, "out", None) is not None and args.command != "generate":
+            check_writable(Path(args.out))
         return args.func(args)
     except FeedRejected as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except DeliveryHeld as exc:
+        print(_one_line(exc), file=sys.stderr)
+        return 1
+    except OutputNotWritable as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except OSError as exc:  # output not writable (permissions, a file where a folder should be, disk full)
-        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+    except (DBAPIError, SQLAlchemyError) as exc:
+        if args.verbose:
+            raise
+        orig = getattr(exc, "orig", None) or exc
+        first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+        print(f"error: 数据库操作失败（{_database_url()}）：{_one_line(first)}", file=sys.stderr)
         return 2
-    except Exception as exc:  # database unreachable: one line, never the password
-        from sqlalchemy.exc import DBAPIError
-
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated or _unreachable(exc):
-            print(f"error: database unreachable ({type(exc.orig).__name__ if getattr(exc, 'orig', None) else type(exc).__name__})",
-                  file=sys.stderr)
-            return 2
-        raise
-
-
-def _unreachable(exc: Exception) -> bool:
-    from sqlalchemy.exc import OperationalError
-
-    return isinstance(exc, OperationalError) and any(
-        w in str(exc.orig).lower() for w in ("could not connect", "connection refused", "unable to open",
-                                             "could not translate host", "password authentication", "timeout"))
+    except (FileNotFoundError, NotADirectoryError, PermissionError, IsADirectoryError) as exc:
+        if args.verbose:
+            raise
+        where = f"：{exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"error: {_one_line(exc.strerror or exc)}{_one_line(where)}" if exc.strerror
+              else f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if args.verbose:
+            raise
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: 已中断", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line (run with -v for the traceback)
+        if args.verbose:
+            raise
+        print(f"error: {type(exc).__name__}: {_one_line(exc)}（加 -v 查看详情）", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

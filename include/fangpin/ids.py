@@ -12,7 +12,7 @@ import re
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 # Patterns used to prove that no identifier leaks into a report, an email or a log.
 ID_PATTERN = re.compile(r"(?<![\d*])\d{17}[\dXx](?![\d*])")
@@ -24,7 +24,11 @@ def check_char(first17: str) -> str:
 
 
 def normalise(value: str) -> str:
-    return str(value).strip().upper()
+    """An ID cell as the validator checks it: NFKC (full-width digits and Ｘ), blanks around it
+    trimmed (also no-break and zero-width spaces), upper-case X (fangpin.quality.normalise)."""
+    from fangpin.quality.normalise import clean_cell
+
+    return clean_cell(value).upper()
 
 
 def id_problem(value, today: dt.date | None = None) -> str | None:

@@ -22,22 +22,51 @@ def _engine(eng=None):
     return eng or db.engine()
 
 
+HEARTBEAT_STALE = dt.timedelta(hours=6)   # a 'running' run without a heartbeat for this long was killed
+
+
 @contextmanager
 def recorded(stage: str, period: str, eng):
-    """Records a PipelineRun row around a stage (status success/failed, timings, detail)."""
+    """Records a PipelineRun row around a stage (status success/failed/held, timings, detail).
+
+    The row names its host and pid and carries a heartbeat (_beat refreshes it), so a run that
+    was killed is recognisable: runs() reports a 'running' row as
+    'abandoned' when its process is gone (same host) or its heartbeat is older than
+    HEARTBEAT_STALE, and the next run of the same stage and period marks such rows so.
+    """
+    import os
+    import socket
+
     from fangpin.store.models import PipelineRun
     from sqlalchemy.orm import Session
 
+    _mark_abandoned(eng, stage, str(period))
+    now = dt.datetime.now()
     with Session(eng, expire_on_commit=False) as s, s.begin():
-        run = PipelineRun(stage=stage, period=str(period), started_at=dt.datetime.now(), status="running")
+        run = PipelineRun(stage=stage, period=str(period), started_at=now, status="running",
+                          heartbeat_at=now, host=socket.gethostname()[:255], pid=os.getpid())
         s.add(run)
     detail: dict = {}
     try:
         yield detail
     except BaseException as exc:
-        _finish(eng, run.id, "failed", {**detail, "error": type(exc).__name__})
+        from fangpin.load import DeliveryHeld
+
+        if isinstance(exc, DeliveryHeld):
+            _finish(eng, run.id, "held", {**detail, "held": exc.reasons})
+        else:
+            _finish(eng, run.id, "failed", {**detail, "error": type(exc).__name__})
         raise
     _finish(eng, run.id, "success", detail)
+
+
+def _beat(eng, run_id) -> None:
+    from fangpin.store.models import PipelineRun
+    from sqlalchemy import update
+
+    with eng.begin() as conn:
+        conn.execute(update(PipelineRun.__table__).where(PipelineRun.__table__.c.id == run_id)
+                     .values(heartbeat_at=dt.datetime.now()))
 
 
 def _finish(eng, run_id, status, detail):
@@ -46,31 +75,136 @@ def _finish(eng, run_id, status, detail):
 
     with Session(eng) as s, s.begin():
         run = s.get(PipelineRun, run_id)
-        run.status, run.finished_at = status, dt.datetime.now()
+        now = dt.datetime.now()
+        run.status, run.finished_at, run.heartbeat_at = status, now, now
         run.detail = {k: v for k, v in detail.items() if isinstance(v, (str, int, float, bool, list, dict))}
 
 
+def _alive(host: str | None, pid: int | None) -> bool | None:
+    """Whether a run's process still exists (None when it ran on another host)."""
+    import os
+    import socket
+
+    if host != socket.gethostname()[:255] or not pid:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(row, now: dt.datetime | None = None) -> str:
+    """A run's status as it should be read: a 'running' row of a killed run is 'abandoned'."""
+    if row.status != "running":
+        return row.status
+    alive = _alive(row.host, row.pid)
+    if alive is False:
+        return "abandoned"
+    beat = row.heartbeat_at or row.started_at
+    if alive is None and beat is not None and (now or dt.datetime.now()) - beat > HEARTBEAT_STALE:
+        return "abandoned"
+    return "running"
+
+
+def runs(eng=None, stage: str | None = None, period: str | None = None):
+    """pipeline_runs as a frame, newest first, with `status` as it should be read (abandoned)."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from fangpin.store.models import PipelineRun
+
+    t = PipelineRun.__table__
+    q = select(t)
+    if stage:
+        q = q.where(t.c.stage == stage)
+    if period:
+        q = q.where(t.c.period == str(period))
+    with _engine(eng).connect() as conn:
+        frame = pd.read_sql(q.order_by(t.c.id.desc()), conn)
+    if len(frame):
+        frame["status"] = [effective_status(r) for r in frame.itertuples()]
+    return frame
+
+
+def _mark_abandoned(eng, stage: str, period: str) -> None:
+    from sqlalchemy import select, update
+
+    from fangpin.store.models import PipelineRun
+
+    t = PipelineRun.__table__
+    with eng.connect() as conn:
+        rows = conn.execute(select(t).where(t.c.stage == stage, t.c.period == period,
+                                            t.c.status == "running")).all()
+    dead = [r.id for r in rows if effective_status(r) == "abandoned"]
+    if dead:
+        with eng.begin() as conn:
+            conn.execute(update(t).where(t.c.id.in_(dead), t.c.status == "running").values(status="abandoned"))
+
+
 def ingest(data_dir: Path, period: str | Month, out_dir: Path | None = None, eng=None,
-           build_docs: bool = True, progress=None):
-    """Validates a delivery (quarantine, summary, history, Data Docs) and loads its accepted rows."""
-    from fangpin.load import load_delivery
-    from fangpin.validate import validate_delivery
+           build_docs: bool = True, progress=None, accept_partial: bool = False):
+    """Validates a delivery and loads its accepted rows, atomically (docs/store.md).
+
+    The validation history, the quarantine and the loaded rows of the period change in one
+    transaction (fangpin.load.load_delivery); the summary and quarantine files are written
+    after it commits. A held delivery raises fangpin.load.DeliveryHeld after writing the
+    summary (whose 说明 says why): nothing in the database is replaced.
+    """
+    from fangpin.load import DeliveryHeld, load_delivery
+    from fangpin.validate import validate_delivery, write_outputs
 
     from fangpin.problems import rectification_check
 
     eng = _engine(eng)
     month = Month.parse(str(period))
+    if out_dir is not None:
+        check_writable(Path(out_dir))
     with recorded("ingest", str(month), eng) as detail:
         validation = validate_delivery(Path(data_dir), month, out_dir=out_dir, eng=eng, build_docs=build_docs,
+                                       store=False, write=False,
                                        row_checks={"rectifications": rectification_check(eng)})
-        detail["loaded"] = load_delivery(eng, validation, progress=progress)
         detail["rejected"] = validation.rejected
+        try:
+            detail["loaded"] = load_delivery(eng, validation, progress=progress, accept_partial=accept_partial)
+        except DeliveryHeld as held:
+            for name in ("households", "members"):
+                o = validation.outcomes.get(name)
+                if o is not None:
+                    o.message = f"{o.message}；{held}" if o.message else str(held)
+            if out_dir is not None:
+                write_outputs(validation, Path(out_dir))
+            raise
+        if out_dir is not None:
+            write_outputs(validation, Path(out_dir))
     return validation
 
 
-def ingest_summary(data_dir: str, period: str, out_dir: str) -> dict:
-    """ingest() for an Airflow task: a JSON-serialisable summary of the validation."""
-    validation = ingest(Path(data_dir), period, out_dir=Path(out_dir))
+def check_writable(out_dir: Path) -> None:
+    """Raises OutputNotWritable (one line, naming the folder) when `out_dir` cannot be written."""
+    import os
+    import tempfile
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".fangpin-write-test-", dir=out_dir)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise OutputNotWritable(f"输出目录不可写：{out_dir}（{exc.strerror or type(exc).__name__}）") from None
+
+
+class OutputNotWritable(Exception):
+    """The output folder cannot be written (an environment problem: exit status 2)."""
+
+
+def ingest_summary(data_dir: str, period: str, out_dir: str, accept_partial: bool = False) -> dict:
+    """ingest() for an Airflow task: a JSON-serialisable summary of the validation.
+
+    A held delivery raises fangpin.load.DeliveryHeld (the task fails with its message)."""
+    validation = ingest(Path(data_dir), period, out_dir=Path(out_dir), accept_partial=accept_partial)
     return {
         "period": str(validation.period),
         "rejected": list(validation.rejected),
@@ -81,18 +215,73 @@ def ingest_summary(data_dir: str, period: str, out_dir: str) -> dict:
     }
 
 
+# The feeds each screening rule reads (data contract section 2): when one was not delivered
+# for the period, the rule could not be evaluated and the screening says so.
+RULE_FEEDS = {
+    "R01": ("households",), "R02": ("households",), "R03": ("disability", "members"),
+    "R04": ("civil_affairs", "members"), "R05": ("medical", "members"), "R06": ("members",),
+    "R07": ("members",), "R08": ("education", "members"), "R09": ("medical", "members"),
+    "R10": ("housing",), "R11": ("education", "members"), "R12": ("health", "members"),
+    "R13": ("employment", "members"),
+}
+
+
+def missing_feeds(period: str, eng=None, feeds=None) -> list[str]:
+    """Feeds of `feeds` (default: those the screening reads) with no rows loaded for the period
+    whose current validation says 未提供 or 拒收 (or that were never validated)."""
+    from fangpin.quality.history import history
+    from fangpin.store.db import FEED_TABLES
+    from sqlalchemy import func, select
+
+    eng = _engine(eng)
+    feeds = feeds or sorted({f for fs in RULE_FEEDS.values() for f in fs})
+    runs = history(eng, period=str(period), current_only=True)
+    status = dict(zip(runs["feed"], runs["status"])) if len(runs) else {}
+    out = []
+    with eng.connect() as conn:
+        for name in feeds:
+            t = FEED_TABLES[name]
+            n = conn.execute(select(func.count()).select_from(t).where(t.c.period == str(period))).scalar_one()
+            if not n and status.get(name, "未提供") in ("未提供", "拒收"):
+                out.append(name)
+    return out
+
+
+def missing_feed_warning(period: str, missing: list[str]) -> str | None:
+    """One Chinese line naming the feeds not delivered and the rules that could not be evaluated."""
+    from fangpin.feeds import FEEDS
+
+    if not missing:
+        return None
+    rules = [r for r, fs in RULE_FEEDS.items() if set(fs) & set(missing)]
+    names = "、".join(f"{FEEDS[n].label}（{n}）" for n in missing)
+    return (f"{period}期{names}数据未提供或被拒收，规则{'、'.join(rules)}无法评估，"
+            f"筛查结果不完整（未命中不代表没有风险）")
+
+
 def screen_period(period: str, out_dir: str, push_lists: bool = False, eng=None,
                   pushed_on: dt.date | str | None = None) -> dict:
     """Screens the loaded period, stores the results and writes screening.csv (and push lists).
 
     pushed_on: the day the push lists are sent (the ingest run's date; default the scheduled
-    ingest day, fangpin.screen.push_dates); a household already pushed for the period keeps its date."""
+    ingest day, fangpin.screen.push_dates); a household already pushed for the period keeps its date.
+
+    When a feed the rules read was not delivered (or rejected, with nothing loaded), the result
+    says so: detail["missing_feeds"], detail["rules_not_evaluated"] and detail["warning"] (one
+    Chinese line, also logged and recorded in pipeline_runs); screening.csv is still written.
+    """
     from fangpin import screen
 
     eng = _engine(eng)
     if isinstance(pushed_on, str):
         pushed_on = dt.date.fromisoformat(pushed_on)
     with recorded("screen", period, eng) as detail:
+        missing = missing_feeds(str(period), eng)
+        if missing:
+            detail["missing_feeds"] = missing
+            detail["rules_not_evaluated"] = [r for r, fs in RULE_FEEDS.items() if set(fs) & set(missing)]
+            detail["warning"] = missing_feed_warning(str(period), missing)
+            log.info("%s", detail["warning"])
         results = screen.screen(screen.load_frames(eng, str(period)), str(period))
         stored = screen.store_screening(eng, str(period), results, pushed_on=pushed_on)
         screen.write_screening_csv(stored, Path(out_dir))

@@ -23,7 +23,9 @@ import pandas as pd
 
 from fangpin import feeds as F
 from fangpin.periods import Month
+from fangpin import reasons as RS
 from fangpin.quality import evaluate as E
+from fangpin.quality import messy as M
 from fangpin.quality import prepare as P
 from fangpin.quality.history import history  # noqa: F401  (public: stored validation runs)
 from fangpin.quality.suites import load_suite
@@ -58,6 +60,8 @@ class DeliveryValidation:
     run_uid: str
     outcomes: dict[str, FeedOutcome]
     data_docs: Path | None = None
+    stored: bool = True            # False until the history is stored (fangpin.load stores it then)
+    failures: dict | None = None   # {feed: [Failure]} of the suites (for the stored results)
 
     @property
     def rejected(self) -> list[str]:
@@ -78,14 +82,26 @@ class DeliveryValidation:
 
 # ---- reading and preparing -------------------------------------------------------------------
 
-def read_delivery(data_dir: Path, feeds=None) -> tuple[dict[str, RawFeed], dict[str, tuple[str, Path | None, str | None]]]:
-    """Readable feeds, and (status, file, message) of the feeds not delivered or rejected
-    (`feeds`: only these, e.g. the four feedback feeds of a weekly drop; default all)."""
+def read_delivery(data_dir: Path, feeds=None) -> tuple[dict[str, RawFeed],
+                                                      dict[str, tuple[str, Path | None, str | None]]]:
+    """Readable feeds, and (status, file, message) of the feeds not delivered or rejected.
+
+    `feeds`: the feed names to read (default: every feed of the contract). A file that cannot be
+    read for any reason rejects that feed only; the delivery folder itself must be readable
+    (PermissionError otherwise: an environment problem).
+    """
     raws: dict[str, RawFeed] = {}
     missing: dict[str, tuple[str, Path | None, str | None]] = {}
-    for name in (feeds or F.FEED_ORDER):
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"delivery folder not found: {data_dir}")
+    list(data_dir.iterdir())  # PermissionError here: the folder itself cannot be read
+    for name in F.FEED_ORDER:
+        if feeds is not None and name not in feeds:
+            continue
+        path = None
         try:
-            path = find_file(Path(data_dir), name)
+            path = find_file(data_dir, name)
             if path is None:
                 missing[name] = (NOT_DELIVERED, None, None)
                 continue
@@ -93,6 +109,12 @@ def read_delivery(data_dir: Path, feeds=None) -> tuple[dict[str, RawFeed], dict[
         except FeedRejected as exc:
             log.warning("rejected %s", exc)
             missing[name] = (REJECTED, exc.path, str(exc))
+        except (OSError, ValueError, UnicodeError, MemoryError) as exc:
+            where = path or data_dir / name
+            problem = "无法读取文件（没有读取权限）" if isinstance(exc, PermissionError) else \
+                f"无法读取文件（{type(exc).__name__}）"
+            log.warning("rejected %s: %s", where, exc)
+            missing[name] = (REJECTED, where, f"{where.name}：{problem}")
     return raws, missing
 
 
@@ -129,14 +151,16 @@ def runnable_suites(names, available: set[str], directory: Path | None = None) -
 
 # ---- the plain pandas implementation (benchmark baseline) ------------------------------------
 
-def pandas_check(raw: dict[str, pd.DataFrame], period: str | Month,
-                 suites_dir: Path | None = None) -> dict[str, pd.Series]:
+def pandas_check(raw: dict, period: str | Month, suites_dir: Path | None = None) -> dict[str, pd.Series]:
     """The same rules as the GX suites, evaluated with plain vectorised pandas.
 
-    raw: {feed: the reader's text frame (RawFeed.frame)} for the feeds delivered.
+    raw: {feed: RawFeed} (or the reader's text frames, RawFeed.frame: then only the suites'
+    rules, without the messy-export problems that need the reader's findings).
     Returns {feed: Series of reason texts indexed by source_row} (only rejected rows).
     """
     month = Month.parse(str(period))
+    raws = {n: r for n, r in raw.items() if isinstance(r, RawFeed)}
+    raw = {n: (r.frame if isinstance(r, RawFeed) else r) for n, r in raw.items()}
     checks = check_frames(raw)
     suites, _ = runnable_suites(checks, set(checks), suites_dir)
     params = E.period_params(month)
@@ -144,7 +168,9 @@ def pandas_check(raw: dict[str, pd.DataFrame], period: str | Month,
     try:
         out = {}
         for name, frame in checks.items():
-            why = E.reasons(frame, E.evaluate_suite(frame, suites[name], params))
+            failures = E.evaluate_suite(frame, suites[name], params)
+            why = M.row_reasons(raws[name], F.FEEDS[name], frame, failures) if name in raws \
+                else E.reasons(frame, failures)
             rows = raw[name]["source_row"].to_numpy()
             out[name] = pd.Series(why.to_numpy(), index=pd.Index(rows[why.index.to_numpy(dtype=int)],
                                                                   name="source_row"), name=REASON)
@@ -156,18 +182,21 @@ def pandas_check(raw: dict[str, pd.DataFrame], period: str | Month,
 def pandas_check_delivery(data_dir: Path, period: str | Month) -> dict[str, pd.Series]:
     """pandas_check() on a drop folder (read with fangpin.read; unreadable files are skipped)."""
     raws, _ = read_delivery(Path(data_dir))
-    return pandas_check({n: r.frame for n, r in raws.items()}, period)
+    return pandas_check(raws, period)
 
 
 # ---- the stage -------------------------------------------------------------------------------
 
 def validate_delivery(data_dir: Path, period, out_dir: Path | None = None, eng=None,
-                      build_docs: bool = True, feeds=None, references: dict | None = None,
-                      row_checks: dict | None = None) -> DeliveryValidation:
+                      build_docs: bool = True, store: bool = True, write: bool = True, feeds=None,
+                      references: dict | None = None, row_checks: dict | None = None) -> DeliveryValidation:
     """Validates a drop folder for a period (see the module docstring and docs/validate.md).
 
     period: a month (`2026-10` or a Month), or any period object with `end` (a fangpin.periods.Week
     for a weekly feedback drop: dates must not be after the week's end).
+    store=False: the history is not stored here; fangpin.load.load_delivery stores it in the
+    same transaction as the loaded rows (what the ingest does). write=False: the summary and
+    quarantine files are not written (the ingest writes them after loading: write_outputs).
     feeds: validate only these feeds (default: all of the contract).
     references: frames standing in for feeds not in the drop that others refer to, e.g.
     {"households": frame with household_id} from the database for a weekly drop.
@@ -192,6 +221,8 @@ def validate_delivery(data_dir: Path, period, out_dir: Path | None = None, eng=N
     outcomes: dict[str, FeedOutcome] = {}
     for name in (feeds or F.FEED_ORDER):
         feed = F.FEEDS[name]
+        if name not in missing and name not in raws:
+            continue
         if name in missing:
             status, path, message = missing[name]
             outcomes[name] = FeedOutcome(name, status, path, 0, 0, 0, 0, message, P.empty_typed(feed),
@@ -202,7 +233,8 @@ def validate_delivery(data_dir: Path, period, out_dir: Path | None = None, eng=N
         if row_checks and name in row_checks:
             outcomes[name] = _apply_row_check(outcomes[name], feed, raws[name], row_checks[name])
 
-    validation = DeliveryValidation(month, run_uid, outcomes)
+    validation = DeliveryValidation(month, run_uid, outcomes, stored=False,
+                                    failures={n: f for n, (f, _) in gx_results.items()})
     if build_docs and gx_results:
         from fangpin.config import settings
 
@@ -211,9 +243,11 @@ def validate_delivery(data_dir: Path, period, out_dir: Path | None = None, eng=N
             gx_run.strip_result(result, F.FEEDS[name])
         validation.data_docs = gx_run.build_data_docs(
             docs_dir, suites, {n: r for n, (_, r) in gx_results.items()}, f"{month}_{run_uid[:8]}")
-    if out_dir is not None:
+    if out_dir is not None and write:
         write_outputs(validation, Path(out_dir))
-    _store(validation, {n: f for n, (f, _) in gx_results.items()}, eng)
+    if store:
+        _store(validation, validation.failures, eng)
+        validation.stored = True
     for name, o in outcomes.items():
         log.info("validate %s %s: %s rows=%d accepted=%d quarantined=%d unmatched=%d", month, name, o.status,
                  o.rows_total, o.rows_accepted, o.rows_quarantined, o.rows_unmatched)
@@ -222,15 +256,17 @@ def validate_delivery(data_dir: Path, period, out_dir: Path | None = None, eng=N
 
 def _outcome(feed: F.Feed, raw: RawFeed, check: pd.DataFrame, failures: list, member_ids: set | None,
              notes: list[str]) -> FeedOutcome:
-    why = E.reasons(check, failures)
-    bad = why.index.to_numpy(dtype=int)
-    good_mask = np.ones(len(check), dtype=bool)
-    good_mask[bad] = False
+    why = M.row_reasons(raw, feed, check, failures)
     source_row = raw.frame["source_row"].reset_index(drop=True)
-    accepted = P.typed_frame(check[good_mask], feed, source_row[good_mask])
-    quarantine = _quarantine_frame(feed, raw.frame.reset_index(drop=True).iloc[bad], why.to_numpy())
+    why, accepted = _typed_or_quarantined(feed, check, source_row, why)
+    bad = why.index.to_numpy(dtype=int)
+    quarantine = _quarantine_frame(feed, raw.original.reset_index(drop=True).iloc[bad], why.to_numpy())
     unmatched = 0
-    messages = list(notes)
+    messages = list(raw.skipped) + list(notes)
+    counts = why.value_counts()
+    for special in (RS.TOTAL_ROW, RS.TOO_MANY_CELLS, RS.EXACT_DUPLICATE, RS.CONTRADICTORY_DUPLICATE):
+        if special in counts:
+            messages.append(f"{int(counts[special])}行{special}（已隔离）")
     if feed.person_column:
         if member_ids is None:
             messages.append("家庭成员数据未提供或拒收，未统计未匹配行数")
@@ -256,7 +292,7 @@ def _apply_row_check(o: FeedOutcome, feed: F.Feed, raw: RawFeed, check) -> FeedO
     if not bad.any():
         return o
     reasons = dict(zip(o.accepted.loc[bad, "source_row"].astype("int64"), why[bad]))
-    frame = raw.frame.reset_index(drop=True)
+    frame = raw.original.reset_index(drop=True)  # the quarantine shows the values as delivered
     raw_rows = frame[frame["source_row"].astype("int64").isin(list(reasons))]
     extra = _quarantine_frame(feed, raw_rows, [reasons[int(r)] for r in raw_rows["source_row"]])
     quarantine = pd.concat([o.quarantine, extra], ignore_index=True).sort_values(ROW, kind="stable",
@@ -264,6 +300,29 @@ def _apply_row_check(o: FeedOutcome, feed: F.Feed, raw: RawFeed, check) -> FeedO
     accepted = o.accepted[~bad].reset_index(drop=True)
     return FeedOutcome(o.feed, QUARANTINED, o.file, o.rows_total, len(accepted), len(quarantine), o.rows_unmatched,
                        o.message, accepted, quarantine)
+
+
+def _typed_or_quarantined(feed: F.Feed, check: pd.DataFrame, source_row: pd.Series,
+                          why: pd.Series) -> tuple[pd.Series, pd.DataFrame]:
+    """The accepted rows typed for the database, and the reasons with the safety net added: a row
+    whose value passed the checks but cannot be typed (it would become NULL, or fail a NOT NULL
+    insert) is quarantined `<列>：无法转换`, never loaded."""
+    good = np.ones(len(check), dtype=bool)
+    good[why.index.to_numpy(dtype=int)] = False
+    typed = P.typed_frame(check[good], feed, source_row[good])
+    rows = np.flatnonzero(good)
+    lost_any = np.zeros(len(rows), dtype=bool)
+    extra: dict[int, list[str]] = {}
+    for c in feed.columns:
+        lost = typed[c.name].isna().to_numpy() & check[c.name].iloc[rows].notna().to_numpy()
+        lost_any |= lost
+        for pos in rows[lost]:
+            extra.setdefault(int(pos), []).append(RS.reason(c.zh, RS.NOT_CONVERTIBLE))
+    if not extra:
+        return why, typed
+    log.error("%s: %d rows passed the checks but could not be typed (quarantined 无法转换)", feed.name, len(extra))
+    add = pd.Series({k: RS.join(v) for k, v in extra.items()}, dtype=object)
+    return pd.concat([why, add]).sort_index(), typed[~lost_any].reset_index(drop=True)
 
 
 def _quarantine_frame(feed: F.Feed, raw_rows: pd.DataFrame, why) -> pd.DataFrame:

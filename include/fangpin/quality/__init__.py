@@ -1,5 +1,8 @@
 """The data-quality stage's building blocks (the public API is fangpin.validate).
 
+- normalise.py the cell normalisers the reader applies before any check (NFKC, blanks, x, amounts)
+- messy.py    messy-export row problems (ID stored as number, 合计行, 列数多于表头, 重复, control
+              characters, text limits) merged with the suites' failures into one reason per row
 - checks.py   pure, vectorised pandas primitives (ID numbers, dates, numbers) — no GX import
 - suites.py   the declarative expectation suites in expectations/ (load, and write them from feeds.py)
 - prepare.py  raw text frames -> check frames (cleaned + derived columns) and typed frames

@@ -15,11 +15,11 @@ import pandas as pd
 from fangpin.ids import CHECK_CHARS, WEIGHTS
 
 # Anchored regexes: GX's expect_column_values_to_match_regex *searches* (str.contains).
-NUMBER_REGEX = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"
-FRACTION_REGEX = r"\.\d*[1-9]"          # a count with a non-zero fractional part
-PHONE_REGEX = r"^1[3-9]\d{9}$"
-_DATE_RE = r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})$|^(\d{4})(\d{2})(\d{2})$"
-_MONTH_RE = r"^(\d{4})-?(\d{2})$"
+NUMBER_REGEX = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+FRACTION_REGEX = r"\.[0-9]*[1-9]"          # a count with a non-zero fractional part
+PHONE_REGEX = r"^1[3-9][0-9]{9}$"
+_DATE_RE = r"^([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})$|^([0-9]{4})([0-9]{2})([0-9]{2})$"
+_MONTH_RE = r"^([0-9]{4})-?([0-9]{2})$"
 _CHECK = np.array(list(CHECK_CHARS))
 _W = np.array(WEIGHTS, dtype=np.int64)
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
@@ -40,7 +40,9 @@ def id_problems(values: pd.Series, today: dt.date | None = None) -> pd.Series:
     operations over that matrix (911,000 IDs in well under a second).
     """
     today = today or dt.date.today()
-    v = [x.strip().upper() if isinstance(x, str) else "" for x in values.astype(object).tolist()]
+    from fangpin.quality.normalise import clean_cell
+
+    v = [clean_cell(x).upper() if isinstance(x, str) else "" for x in values.astype(object).tolist()]
     n = len(v)
     out = np.full(n, None, dtype=object)
     length = np.fromiter(map(len, v), dtype=np.int64, count=n)

@@ -129,7 +129,13 @@ def evaluate_suite(frame: pd.DataFrame, suite: dict, params: dict) -> list[Failu
 
 def reasons(frame: pd.DataFrame, failures: list[Failure]) -> pd.Series:
     """One reason text per rejected row (index = check-frame positions), in suite order."""
-    parts = []
+    return format_reasons(reason_parts(frame, failures))
+
+
+def reason_parts(frame: pd.DataFrame, failures: list[Failure]) -> pd.DataFrame:
+    """The failures as long rows (row, order, header, problem), in suite order."""
+    parts = [pd.DataFrame({"row": pd.Series(dtype="int64"), "order": pd.Series(dtype="int64"),
+                           "header": pd.Series(dtype=object), "problem": pd.Series(dtype=object)})]
     for order, f in enumerate(failures):
         if not len(f.rows):
             continue
@@ -137,13 +143,21 @@ def reasons(frame: pd.DataFrame, failures: list[Failure]) -> pd.Series:
         if problem is None:  # GB 11643: the problem depends on the value
             col = frame[f.expectation["kwargs"]["column"]].iloc[f.rows]
             problem = C.id_problems(col).fillna("无效").to_numpy()
-        parts.append(pd.DataFrame({"row": f.rows, "order": order, "header": f.header, "problem": problem}))
-    if not parts:
+        parts.append(pd.DataFrame({"row": np.asarray(f.rows, dtype="int64"), "order": order,
+                                   "header": f.header, "problem": problem}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def format_reasons(long: pd.DataFrame) -> pd.Series:
+    """Reason texts from long parts: the first problem of each header (lowest order) per row,
+    `<header>：<problem>` (or the bare problem when the header is empty), joined by `；`."""
+    if not len(long):
         return pd.Series(dtype=object)
-    long = pd.concat(parts, ignore_index=True).sort_values(["row", "order"], kind="stable")
+    long = long.sort_values(["row", "order"], kind="stable")
     long = long.drop_duplicates(["row", "header"], keep="first")
-    long["text"] = long["header"] + "：" + long["problem"]
-    return long.groupby("row", sort=True)["text"].agg(R.SEPARATOR.join)
+    header = long["header"].astype(str)
+    text = (header + "：" + long["problem"].astype(str)).where(header != "", long["problem"].astype(str))
+    return text.groupby(long["row"].to_numpy(), sort=True).agg(R.SEPARATOR.join)
 
 
 def period_params(period) -> dict:

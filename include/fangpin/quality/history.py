@@ -11,68 +11,65 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Engine, and_, delete, func, insert, select, text, update
+from sqlalchemy import Engine, and_, delete, insert, select, update
 
 from fangpin import feeds as F
 from fangpin.store.models import QuarantinedRow, ValidationResult, ValidationRun
 
-_LOCK_KEY = 4_515_302_001  # PostgreSQL advisory lock: one validation stores at a time
 
 
 def store(eng: Engine, validation, feed_failures: dict[str, list], masker) -> None:
-    """Stores a DeliveryValidation (+ per-feed failures for the expectation results)."""
+    """Stores a DeliveryValidation (+ per-feed failures for the expectation results) on its own.
+
+    The ingest stores it with the loaded rows instead (fangpin.load: store_in, one transaction).
+    """
+    from fangpin.store.db import lock_period
+
+    with eng.begin() as conn:
+        lock_period(conn, str(validation.period))
+        store_in(conn, validation, feed_failures, masker)
+
+
+def store_in(conn, validation, feed_failures: dict[str, list], masker) -> None:
+    """Stores a DeliveryValidation inside the caller's transaction (which holds the period's lock):
+    new runs current, older runs of the same feeds not, the feeds' quarantined rows replaced."""
     period = str(validation.period)
     now = dt.datetime.now()
-    with eng.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        for name, o in validation.outcomes.items():
-            feed = F.FEEDS[name]
-            run_id = conn.execute(insert(ValidationRun.__table__).values(
-                run_uid=validation.run_uid, period=period, feed=name, department=feed.department,
-                file_name=o.file.name if o.file else None, status=o.status, rows_total=o.rows_total,
-                rows_accepted=o.rows_accepted, rows_quarantined=o.rows_quarantined,
-                rows_unmatched=o.rows_unmatched, message=o.message,
-                data_docs=str(validation.data_docs) if validation.data_docs else None,
-                validated_at=now, is_current=True,
-            ).returning(ValidationRun.__table__.c.id)).scalar_one()
-            results = [{
-                "validation_run_id": run_id,
-                "expectation": f.expectation["type"][:128],
-                "column": _column_label(f.expectation)[:64],
-                "success": len(f.rows) == 0,
-                "element_count": int(f.element_count),
-                "unexpected_count": int(len(f.rows)),
-                "sample": masker(name, f) or None,
-            } for f in feed_failures.get(name, [])]
-            if results:
-                conn.execute(insert(ValidationResult.__table__), results)
-            conn.execute(delete(QuarantinedRow.__table__).where(and_(
-                QuarantinedRow.period == period, QuarantinedRow.feed == name)))
-            q = o.quarantine
-            if len(q):
-                raw_cols = [c for c in q.columns if c not in ("原因", "行号")]
-                values = q[raw_cols].astype(object).where(q[raw_cols].notna(), None)
-                rows = [{"period": period, "feed": name, "source_row": int(r), "reasons": why, "raw": raw}
-                        for r, why, raw in zip(q["行号"], q["原因"], values.to_dict("records"))]
-                for i in range(0, len(rows), 20_000):
-                    conn.execute(insert(QuarantinedRow.__table__), rows[i:i + 20_000])
-    _settle_current(eng, period, list(validation.outcomes))
-
-
-def _settle_current(eng: Engine, period: str, feeds: list[str]) -> None:
-    """Marks the newest run of each (period, feed) current and every older one not.
-
-    Idempotent and run after commit, so two validations committing at once still converge.
-    """
     t = ValidationRun.__table__
-    with eng.begin() as conn:
-        newest = dict(conn.execute(select(t.c.feed, func.max(t.c.id)).where(
-            and_(t.c.period == period, t.c.feed.in_(feeds))).group_by(t.c.feed)).all())
-        for feed, newest_id in newest.items():
-            conn.execute(update(t).where(and_(t.c.period == period, t.c.feed == feed, t.c.id != newest_id,
-                                              t.c.is_current.is_(True))).values(is_current=False))
-            conn.execute(update(t).where(t.c.id == newest_id).values(is_current=True))
+    if validation.outcomes:
+        conn.execute(update(t).where(and_(t.c.period == period, t.c.feed.in_(list(validation.outcomes)),
+                                          t.c.is_current.is_(True))).values(is_current=False))
+    for name, o in validation.outcomes.items():
+        feed = F.FEEDS[name]
+        run_id = conn.execute(insert(ValidationRun.__table__).values(
+            run_uid=validation.run_uid, period=period, feed=name, department=feed.department,
+            file_name=o.file.name if o.file else None, status=o.status, rows_total=o.rows_total,
+            rows_accepted=o.rows_accepted, rows_quarantined=o.rows_quarantined,
+            rows_unmatched=o.rows_unmatched, message=o.message,
+            data_docs=str(validation.data_docs) if validation.data_docs else None,
+            validated_at=now, is_current=True,
+        ).returning(ValidationRun.__table__.c.id)).scalar_one()
+        results = [{
+            "validation_run_id": run_id,
+            "expectation": f.expectation["type"][:128],
+            "column": _column_label(f.expectation)[:64],
+            "success": len(f.rows) == 0,
+            "element_count": int(f.element_count),
+            "unexpected_count": int(len(f.rows)),
+            "sample": masker(name, f) or None,
+        } for f in feed_failures.get(name, [])]
+        if results:
+            conn.execute(insert(ValidationResult.__table__), results)
+        conn.execute(delete(QuarantinedRow.__table__).where(and_(
+            QuarantinedRow.period == period, QuarantinedRow.feed == name)))
+        q = o.quarantine
+        if len(q):
+            raw_cols = [c for c in q.columns if c not in ("原因", "行号")]
+            values = q[raw_cols].astype(object).where(q[raw_cols].notna(), None)
+            rows = [{"period": period, "feed": name, "source_row": int(r), "reasons": why, "raw": raw}
+                    for r, why, raw in zip(q["行号"], q["原因"], values.to_dict("records"))]
+            for i in range(0, len(rows), 20_000):
+                conn.execute(insert(QuarantinedRow.__table__), rows[i:i + 20_000])
 
 
 def _column_label(expectation: dict) -> str:

@@ -41,7 +41,7 @@ def check_frame(raw: pd.DataFrame, feed: F.Feed, members: pd.DataFrame | None = 
     if feed.name == "regions":
         code = frame["code"]
         # only for a well-formed code: a malformed one is reported as such, not as a level mismatch
-        ok = code.notna() & code.str.fullmatch(r"\d{9}|\d{12}").fillna(False).astype(bool)
+        ok = code.notna() & code.str.fullmatch(r"[0-9]{9}|[0-9]{12}").fillna(False).astype(bool)
         digits = code.str.len().where(ok)
         frame["code__digits"] = digits.astype("float64")
     if feed.name == "households":

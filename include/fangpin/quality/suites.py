@@ -54,7 +54,7 @@ def _column_expectations(c: F.Column) -> list[dict]:
     elif c.kind == F.PHONE:
         out.append(_e("expect_column_values_to_match_regex", c.zh, R.BAD_PHONE, column=c.name, regex=PHONE_REGEX))
     elif c.kind == F.CODE:
-        regex = "^(?:" + "|".join(rf"\d{{{n}}}" for n in c.digits) + ")$"
+        regex = "^(?:" + "|".join(rf"[0-9]{{{n}}}" for n in c.digits) + ")$"
         out.append(_e("expect_column_values_to_match_regex", c.zh, R.BAD_CODE, column=c.name, regex=regex))
     elif c.kind == F.ENUM:
         out.append(_e("expect_column_values_to_be_in_set", c.zh, R.BAD_ENUM, column=c.name, value_set=list(c.values)))

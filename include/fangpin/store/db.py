@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 from contextlib import contextmanager
@@ -9,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Date, Engine, Integer, Numeric, create_engine, delete, event, select
+from sqlalchemy import Date, Engine, Integer, Numeric, create_engine, delete, event, select, update
 from sqlalchemy.orm import Session
 
 from fangpin.store.models import FEED_TABLES
@@ -80,6 +81,47 @@ def session(eng: Engine | None = None):
         yield s
 
 
+def safe_url(url) -> str:
+    """A database URL fit for a message: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(str(url)).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: say nothing of it
+        return "<invalid database URL>"
+
+
+def lock_period(conn, period: str, run_uid: str | None = None) -> None:
+    """Takes the period's load lock inside the caller's transaction (released at commit/rollback).
+
+    Must be the transaction's first statement. PostgreSQL: a transaction-level advisory lock
+    on the period (a second load waits for the first). SQLite: writing the period's row of
+    load_locks takes the database's write lock at once, so a second writer waits (busy_timeout)
+    instead of failing later in the middle of its work.
+    """
+    from sqlalchemy import text
+
+    from fangpin.store.models import LoadLock
+
+    now = dt.datetime.now()
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:ns, hashtext(:p))"), {"ns": _LOCK_NAMESPACE, "p": period})
+    t = LoadLock.__table__
+    done = conn.execute(update(t).where(t.c.period == period).values(locked_at=now)).rowcount
+    if not done:
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            conn.execute(pg_insert(t).values(period=period, locked_at=now).on_conflict_do_nothing())
+        else:
+            conn.execute(t.insert().prefix_with("OR IGNORE").values(period=period, locked_at=now))
+    if run_uid:
+        conn.execute(update(t).where(t.c.period == period).values(run_uid=run_uid))
+
+
+_LOCK_NAMESPACE = 4515302
+
+
 def replace_period(conn, feed: str, period: str, frame: pd.DataFrame) -> int:
     """Replaces a period's rows of a feed table by `frame` (inside the caller's transaction)."""
     table = FEED_TABLES[feed]
@@ -115,17 +157,19 @@ def bulk_insert(conn, table, frame: pd.DataFrame) -> None:
     PostgreSQL (psycopg2): COPY ... FROM STDIN in CSV. SQLite: the driver's executemany on plain
     tuples. Both skip SQLAlchemy's per-value processing, which made loading a Xingbin-size county
     take ~40 s (docs/benchmarks.md). Other databases: SQLAlchemy's executemany.
+
+    COPY's NULL is CSV's default, an unquoted empty field (not `\\N`), and every value that is not
+    NULL is written quoted (_copy_csv): a delivered `\\N`, an empty string or any other text
+    arrives exactly as delivered.
     """
     cols = [c.name for c in table.columns]
     dialect = conn.dialect
     if dialect.name == "postgresql" and dialect.driver == "psycopg2":
-        buf = io.StringIO()
-        frame[cols].to_csv(buf, index=False, header=False, na_rep=r"\N")
-        buf.seek(0)
+        buf = io.StringIO(_copy_csv(frame[cols]))
         names = ", ".join(dialect.identifier_preparer.quote(c) for c in cols)
         with conn.connection.dbapi_connection.cursor() as cur:
             cur.copy_expert(f"COPY {dialect.identifier_preparer.format_table(table)} ({names}) "
-                            r"FROM STDIN WITH (FORMAT csv, NULL '\N')", buf)
+                            "FROM STDIN WITH (FORMAT csv)", buf)
         return
     values = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in cols]
     rows = list(zip(*values))
@@ -137,6 +181,23 @@ def bulk_insert(conn, table, frame: pd.DataFrame) -> None:
     records = [dict(zip(cols, r)) for r in rows]
     for i in range(0, len(records), 50_000):
         conn.execute(table.insert(), records[i:i + 50_000])
+
+
+def _copy_csv(frame: pd.DataFrame) -> str:
+    """CSV for COPY: every non-NULL value quoted ("" doubled inside), NULL an unquoted empty field."""
+    if frame.empty:
+        return ""
+    parts = []
+    for c in frame.columns:
+        col = frame[c]
+        present = col.notna().to_numpy()
+        text = col.astype(object).where(present, "").astype(str)
+        quoted = '"' + text.str.replace('"', '""', regex=False) + '"'
+        parts.append(quoted.where(present, ""))
+    line = parts[0]
+    for p in parts[1:]:
+        line = line + "," + p
+    return "\n".join(line.tolist()) + "\n"
 
 
 def read_feed(eng: Engine, feed: str, period: str, columns: list[str] | None = None) -> pd.DataFrame:

@@ -79,7 +79,13 @@ class Base(DeclarativeBase):
 
 
 class PipelineRun(Base):
-    """One run of a stage (validate, load, screen, sample, report, …) for a period."""
+    """One run of a stage (validate, load, screen, sample, report, …) for a period.
+
+    status: running | success | failed | held (a delivery held, nothing replaced) | abandoned
+    (a run that was killed: still 'running' in the table, but its process is gone or its
+    heartbeat is old; fangpin.pipeline.runs() reports it so, and the next run of the stage
+    marks it so). host/pid name the process; heartbeat_at is refreshed while it works.
+    """
 
     __tablename__ = "pipeline_runs"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,8 +93,22 @@ class PipelineRun(Base):
     period: Mapped[str] = mapped_column(String(10), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    status: Mapped[str] = mapped_column(String(16))  # running | success | failed
+    status: Mapped[str] = mapped_column(String(16))
     detail: Mapped[dict | None] = mapped_column(JSON)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class LoadLock(Base):
+    """One row per period: taken (written first) by every transaction that changes a period's
+    delivery, so two loads of one period take turns on SQLite too (PostgreSQL also takes an
+    advisory lock). run_uid names the validation that is current for the period."""
+
+    __tablename__ = "load_locks"
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    run_uid: Mapped[str | None] = mapped_column(String(40))
+    locked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class ValidationRun(Base):
