@@ -228,5 +228,5 @@ def test_problems_command_usage_errors_exit_2(tmp_path, capsys, monkeypatch):
     finally:
         config.reset()
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: 数据库操作失败") and "secret" not in err[0]
+    assert err[-1].startswith("error: 数据库操作失败") and "secret" not in "\n".join(err)
     assert "Traceback" not in "".join(err)

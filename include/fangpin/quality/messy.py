@@ -49,6 +49,8 @@ def cell_parts(raw, feed: F.Feed) -> pd.DataFrame:
     parts = [_EMPTY]
     frame, original = raw.frame, raw.original
     for c in feed.columns:
+        if c.name not in frame.columns:  # an optional column the file does not have
+            continue
         if c.kind == F.ID_NUMBER:
             numeric = N.numeric_id_text(frame[c.name]).to_numpy()
             cells = raw.numeric_cells.get(c.name)
