@@ -70,7 +70,7 @@ CONCLUSIONS = {  # 风险等级 -> P(纳入监测, 持续关注, 排除)
 FIRST_MONTH_UNASSISTED, SECOND_MONTH_UNASSISTED = 0.5, 0.12   # newly identified, measures = 0
 MONTHLY_UNASSISTED = 0.02        # a monitored household without measures for a month
 ELIMINATION_HAZARD = 0.03        # per month, once eligible
-TOO_SOON, POOR_ELIMINATION = 0.2, 0.4
+TOO_SOON, POOR_ELIMINATION = 0.2, 0.5
 DEFECT_RATE = 0.015
 WEEKLY_VISITS = 0.06             # share of households visited in a week (~25 % a month)
 
@@ -318,7 +318,7 @@ class Evolution:
             if _u(self.seed, "poor", hid) >= POOR_ELIMINATION:
                 continue
             ident = _parse_index(hh.at[h, "identified_month"]) or origin
-            when = max(origin + 5 + int(_u(self.seed, "poor-month", hid) * 12), ident + 1)
+            when = max(origin + 5 + int(_u(self.seed, "poor-month", hid) * 8), ident + 1)
             if when <= now:
                 hh.at[h, "risk_eliminated"], hh.at[h, "eliminated_month"] = "是", _month_text(when)
                 self._count("eliminated_below_threshold")
@@ -453,13 +453,11 @@ def generate_week(data_root: Path, week: str, eng: Engine, seed: int = 1, househ
     rng = np.random.default_rng([seed, 13, w.monday.toordinal()])
     texts = {f: write.text_frame(f, t, rng) for f, t in typed.items()}
     lines = []
-    for (feed, kind), (col, value_of, reason) in FEEDBACK_DEFECTS.items():
-        if feed not in texts or not len(texts[feed]):
-            continue
+    for feed in feedback.FEEDBACK_FEEDS:  # about DEFECT_RATE of the rows, one defect each
         frame = texts[feed]
+        kinds = [k for f, k in FEEDBACK_DEFECTS if f == feed]
         for i in np.flatnonzero(rng.random(len(frame)) < DEFECT_RATE):
-            if any(line[0] == feed and line[1] == i + 2 for line in lines):
-                continue  # one defect per row
+            col, value_of, reason = FEEDBACK_DEFECTS[(feed, kinds[int(rng.integers(0, len(kinds)))])]
             frame.at[i, col] = value_of(frame.at[i, col], w.month)
             lines.append((feed, int(i) + 2, F.feed(feed).zh_of(col), reason))
 
