@@ -26,10 +26,11 @@ ID_RE = re.compile(r"(?<![0-9])[1-9]\d{5}(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow_e2e")]
 
 
-def _run(tmp: Path, env: dict, households: int = 400, seed: int = 11, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(REPO / "scripts" / "run_month.py"), "--period", PERIOD, "--households",
-           str(households), "--seed", str(seed), "--out", str(tmp / "output"), "--incoming", str(tmp / "incoming"),
-           "--airflow-home", str(tmp / "airflow_home"), *extra]
+def _run(tmp: Path, env: dict, households: int = 400, seed: int = 11, *extra: str, period: str = PERIOD,
+         months: int = 1) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(REPO / "scripts" / "run_month.py"), "--period", period, "--months", str(months),
+           "--households", str(households), "--seed", str(seed), "--out", str(tmp / "output"),
+           "--incoming", str(tmp / "incoming"), "--airflow-home", str(tmp / "airflow_home"), *extra]
     return subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=1500)
 
 
