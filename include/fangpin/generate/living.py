@@ -188,9 +188,11 @@ def verification_plan(pushes: pd.DataFrame, seed: int) -> pd.DataFrame:
 def rectification_plan(problems: pd.DataFrame, seed: int) -> pd.DataFrame:
     """What the townships do with each problem: behaviour (on_time | late | never) and
     rectify_date (None when never), from the bulletin's 通报日期 and 整改期限."""
-    rows = []
+    rows, days_on = [], {}
     for r in problems.itertuples(index=False):
-        days = int(param("problems.rectification_days", r.issued_on))
+        if r.issued_on not in days_on:
+            days_on[r.issued_on] = int(param("problems.rectification_days", r.issued_on))
+        days = days_on[r.issued_on]
         how = _behaviour(seed, "rectify", r.problem_id, r.township_code, RECTIFY_NEVER, RECTIFY_LATE)
         u = _u(seed, "rectify-day", r.problem_id)
         if how == "on_time":
