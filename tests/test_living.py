@@ -220,3 +220,55 @@ def test_monthly_delivery_leaves_feedback_to_the_weeks(living):
     names = {p.stem for p in folder.iterdir() if p.is_file()}
     assert {"regions", "households", "members", "medical"} <= names
     assert not names & {"inspections", "verifications", "spot_check_results", "rectifications"}
+
+
+def test_readers_and_week_on_both_backends(db_url, tmp_path):
+    """The three readers and generate_week on SQLite and PostgreSQL, from rows the system would
+    have stored: only what was sent by the week's Sunday is answered."""
+    from sqlalchemy import insert
+
+    from fangpin.config import settings
+    from fangpin.generate import living
+    from fangpin.read import read_feed
+    from fangpin.store import db
+    from fangpin.store.models import Problem, ScreeningResult, SpotCheckDraw
+
+    eng = db.engine(db_url)
+    hh = living._county(SEED, 300, 2026, settings().county_code).hh
+    ids, towns = hh["household_id"].tolist(), hh["township_code"].tolist()
+    week = Week.parse("2026-W37")  # 2026-09-07 .. 09-13
+    sent, later = dt.date(2026, 9, 6), dt.date(2026, 9, 14)
+    with eng.begin() as c:
+        c.execute(insert(ScreeningResult), [
+            dict(period="2026-08" if i < 60 else "2026-09", household_id=ids[i], township_code=towns[i],
+                 village_code=ids[i][:12], rules="R01", risk_level="高", already_monitored=i % 10 == 0,
+                 explanation="-", first_seen="2026-08", status="新增疑似",
+                 pushed_on=sent if i < 60 else later, verify_by=(sent if i < 60 else later) + dt.timedelta(days=15))
+            for i in range(80)])
+        c.execute(insert(Problem), [
+            dict(problem_id=f"HSCQ-202608-{i:08X}", period="2026-08" if i < 40 else "2026-09", problem_type="核实超期",
+                 township_code=towns[i], village_code=ids[i][:12], household_id=ids[i], detail="-",
+                 found_on=dt.date(2026, 8, 31), deadline=dt.date(2026, 9, 9), closed_on=None) for i in range(50)])
+        c.execute(insert(SpotCheckDraw), [
+            dict(period="2026-09", household_id=ids[i], township_code=towns[i], seed=1, position=i,
+                 drawn_at=dt.datetime(2026, 9, 1, 7, 0)) for i in range(100, 160)])
+
+    pushes = living.sent_pushes(eng, week.end)
+    assert len(pushes) == 54 and set(pushes["period"]) == {"2026-08"}  # not monitored, sent by Sunday
+    problems = living.issued_problems(eng, week.end)
+    assert len(problems) == 40 and set(problems["issued_on"]) == {sent}
+    draws = living.drawn_households(eng, week.end)
+    assert len(draws) == 60 and set(draws["drawn_on"]) == {dt.date(2026, 9, 1)}
+
+    folder = living.generate_week(tmp_path, str(week), eng, seed=SEED, households=300)
+
+    def read(feed):
+        path = folder / f"{feed}.csv"
+        return read_feed(path, feed).frame if path.is_file() else pd.DataFrame(columns=["household_id", "problem_id"])
+
+    assert set(read("verifications")["household_id"]) <= set(pushes["household_id"])
+    assert set(read("rectifications")["problem_id"]) <= set(problems["problem_id"])
+    assert len(read("rectifications")) > 10  # most of 40 problems issued on the 6th, due the 9th
+    calls = read("spot_check_results")
+    assert len(calls) and calls["household_id"].isin(draws["household_id"]).mean() > 0.8
+    eng.dispose()
