@@ -29,7 +29,7 @@ runs `fangpin_province_monthly` for each month instead: every county's month on 
 database, outputs in <out>/<county_code>/<period>/, the province's summary in
 <out>/<period>/province_summary.csv.
 
-    python scripts/run_month.py [--period 2026-07] [--months 3] [--households 2500] [--seed 7]
+    python scripts/run_month.py [--period 2026-07] [--months 3] [--households 2000] [--seed 7]
                                 [--out output] [--incoming incoming] [--airflow-home airflow_home]
                                 [--province province.yaml]
 """
@@ -51,7 +51,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_PERIOD = "2026-07"  # with the default 3 months, a whole quarter: every report runs
 DEFAULT_MONTHS = 3
-DEFAULT_HOUSEHOLDS = 2500
+DEFAULT_HOUSEHOLDS = 2000
 DRAW_DAG = "fangpin_monthly_draw"
 
 
