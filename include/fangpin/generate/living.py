@@ -7,7 +7,7 @@
 feedback) of the same county every month (same seed: same households, members and ID numbers),
 with a registry that evolves from what happened before:
 - households a township verified as 纳入监测 become 监测户, identified in the month of the
-  verification; about half of them get no assistance measure in their first month (纳而不扶),
+  verification; almost a third of them get no assistance measure in their first month (纳而不扶),
   a few not in the second month either; a few long-monitored households lose theirs for a month;
 - monitored households are eliminated over time (after at least the minimum months); some
   newly identified ones are eliminated too soon, and some with an income below the threshold
@@ -66,8 +66,8 @@ RECTIFY_NEVER, RECTIFY_LATE = (0.04, 0.10), (0.10, 0.20)
 LATE_DAYS_VERIFY, LATE_DAYS_RECTIFY = 21, 30      # how late "late" can be
 CALL_DAYS = 21                                    # calls spread over the three weeks after the draw
 CONCLUSIONS = {  # 风险等级 -> P(纳入监测, 持续关注, 排除)
-    "高": (0.55, 0.30, 0.15), "中": (0.30, 0.40, 0.30), "低": (0.12, 0.38, 0.50)}
-FIRST_MONTH_UNASSISTED, SECOND_MONTH_UNASSISTED = 0.5, 0.12   # newly identified, measures = 0
+    "高": (0.40, 0.35, 0.25), "中": (0.20, 0.45, 0.35), "低": (0.08, 0.42, 0.50)}
+FIRST_MONTH_UNASSISTED, SECOND_MONTH_UNASSISTED = 0.3, 0.1    # newly identified, measures = 0
 MONTHLY_UNASSISTED = 0.02        # a monitored household without measures for a month
 ELIMINATION_HAZARD = 0.03        # per month, once eligible
 TOO_SOON, POOR_ELIMINATION = 0.2, 0.5
