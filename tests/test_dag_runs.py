@@ -1,6 +1,7 @@
 """End-to-end: the main command (scripts/run_month.py) runs every DAG through Airflow's
-dag.test() on a generated county, with Airflow's metadata on SQLite and on PostgreSQL; a
-second run gives the same outputs, no duplicate rows and no second email.
+dag.test() on the living generated county — two months in calendar order with Airflow's
+metadata on SQLite, one month on PostgreSQL; a second run gives the same outputs, no duplicate
+rows and no second email.
 
 Each run is a subprocess, so Airflow's configuration and environment stay clean."""
 
@@ -26,10 +27,11 @@ ID_RE = re.compile(r"(?<![0-9])[1-9]\d{5}(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow_e2e")]
 
 
-def _run(tmp: Path, env: dict, households: int = 400, seed: int = 11, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, str(REPO / "scripts" / "run_month.py"), "--period", PERIOD, "--households",
-           str(households), "--seed", str(seed), "--out", str(tmp / "output"), "--incoming", str(tmp / "incoming"),
-           "--airflow-home", str(tmp / "airflow_home"), *extra]
+def _run(tmp: Path, env: dict, households: int = 400, seed: int = 11, *extra: str, period: str = PERIOD,
+         months: int = 1) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(REPO / "scripts" / "run_month.py"), "--period", period, "--months", str(months),
+           "--households", str(households), "--seed", str(seed), "--out", str(tmp / "output"),
+           "--incoming", str(tmp / "incoming"), "--airflow-home", str(tmp / "airflow_home"), *extra]
     return subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=1500)
 
 
@@ -59,8 +61,10 @@ def _counts(db_url: str) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_month_through_airflow_is_complete_and_idempotent(backend, tmp_path):
+@pytest.mark.parametrize("backend,first,months", [
+    ("sqlite", "2026-08", 2),  # two months of the living county, calendar order checked too
+    pytest.param("postgresql", PERIOD, 1, marks=pytest.mark.postgres)])
+def test_month_through_airflow_is_complete_and_idempotent(backend, first, months, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "FANGPIN_"))}
     env.update(FANGPIN_HOME=str(tmp_path / "fangpin_home"), PYTHONPATH=str(REPO / "include"))
     dropped = []
@@ -74,13 +78,15 @@ def test_month_through_airflow_is_complete_and_idempotent(backend, tmp_path):
         env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = meta
         env["FANGPIN_DB_URL"] = mon
     try:
-        first = _run(tmp_path, env)
-        assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-6000:]
+        run = _run(tmp_path, env, period=first, months=months)
+        assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-6000:]
         out = tmp_path / "output"
         for dag_id in ("fangpin_monthly_ingest", "fangpin_monthly_bulletin", "fangpin_weekly", "fangpin_quarterly"):
-            assert re.search(rf"{dag_id}\s+\S+\s+success", first.stdout), dag_id
+            assert re.search(rf"{dag_id}\s+\S+\s+success", run.stdout), dag_id
         if backend == "postgresql":
-            assert "metadata: 127.0.0.1:5432" in first.stdout  # Airflow itself ran on PostgreSQL
+            assert "metadata: 127.0.0.1:5432" in run.stdout  # Airflow itself ran on PostgreSQL
+        if months == 2:
+            _check_living_months(tmp_path, env, run.stdout)
 
         month = out / PERIOD
         assert (month / "validation_summary.csv").is_file() and (month / "screening.csv").is_file()
@@ -105,7 +111,7 @@ def test_month_through_airflow_is_complete_and_idempotent(backend, tmp_path):
             assert not ID_RE.search(body), f"{p.name} shows an ID number"
 
         before_files, before_rows = _snapshot(out), _counts(env["FANGPIN_DB_URL"])
-        second = _run(tmp_path, env)
+        second = _run(tmp_path, env, period=first, months=months)
         assert second.returncode == 0, second.stdout[-4000:] + second.stderr[-6000:]
         assert sorted((out / "mail").glob("*.eml")) == mails, "the re-run sent email again"
         assert "0 email(s) sent this run" in second.stdout
@@ -158,3 +164,43 @@ counties:
             bulletins[msg["To"]] = _subject(p)
     assert set(bulletins) == {"xingbin@leaders.local", "xincheng@leaders.local"}, bulletins
     assert "兴宾区" in bulletins["xingbin@leaders.local"] and "忻城县" in bulletins["xincheng@leaders.local"]
+
+
+
+def _check_living_months(tmp_path: Path, env: dict, stdout: str) -> None:
+    """Two consecutive months of the living county (2026-08, 2026-09): every step in date order,
+    each week's township feedback written before its weekly run, the weeks after the first
+    bulletin rectifying problems that bulletin issued."""
+    import datetime as dt
+
+    import pandas as pd
+    from sqlalchemy import create_engine, text
+
+    from fangpin.periods import Week
+
+    steps = re.findall(r"run_month: \[(\d+)/\d+\] (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) (\w+) (\S+)", stdout)
+    when = [dt.datetime.strptime(s[1], "%Y-%m-%d %H:%M") for s in steps]
+    assert when == sorted(when) and len(steps) >= 11, steps
+    kinds = [(s[2], s[3]) for s in steps]
+    assert ("month", "2026-08") in kinds and ("month", "2026-09") in kinds and ("quarter", "2026-Q3") in kinds
+    weeks = [p for k, p in kinds if k == "week"]
+    assert weeks[0] == "2026-W31" and weeks[-1] == "2026-W39"  # Sundays Aug 2 .. Sep 27
+    for dag_id, period in [("fangpin_monthly_ingest", "2026-07"), ("fangpin_monthly_ingest", "2026-08"),
+                           ("fangpin_monthly_bulletin", "2026-08"), ("fangpin_monthly_bulletin", "2026-09"),
+                           ("fangpin_quarterly", "2026-Q3")] + [("fangpin_weekly", w) for w in weeks]:
+        assert re.search(rf"{dag_id}\s+{period}\s+success", stdout), (dag_id, period)
+
+    incoming = tmp_path / "incoming"
+    for w in weeks:
+        assert (incoming / "weekly" / w / "inspections.csv").is_file(), w
+    eng = create_engine(env["FANGPIN_DB_URL"])
+    with eng.connect() as c:
+        issued = set(c.execute(text("SELECT problem_id FROM problems WHERE period = '2026-08'")).scalars())
+    eng.dispose()
+    after = [w for w in weeks if Week.parse(w).end >= dt.date(2026, 9, 6)]
+    named = set()
+    for w in after:
+        path = incoming / "weekly" / w / "rectifications.csv"
+        if path.is_file():
+            named |= set(pd.read_csv(path, encoding="utf-8-sig", dtype=str)["问题编号"])
+    assert issued and named and named <= issued, "rectifications must name problems the August bulletin issued"

@@ -163,6 +163,16 @@ def generate_county(out: Path, period: str, households: int = 2000, seed: int = 
                     progress: Callable[[str, int, int], None] | None = None,
                     previous_problems: Path | None = None) -> Path:
     """Writes a delivery for `period` into `out` and its answer key into `out/answer_key/`."""
+    return build_delivery(out, period, households, seed, progress, previous_problems)
+
+
+def build_delivery(out: Path, period: str, households: int = 2000, seed: int = 1,
+                   progress: Callable[[str, int, int], None] | None = None,
+                   previous_problems: Path | None = None, living=None) -> Path:
+    """generate_county's work. `living` (a fangpin.generate.living.Evolution, or None) makes the
+    delivery one month of the living county: the registry evolves before the period's rows are
+    drawn (`living.registry(hh)`), after planting (`living.after_planting(hh, plan, static)`),
+    and the four township feedback feeds are left out of the delivery (they arrive weekly)."""
     report = progress or (lambda stage, done, total: None)
     steps = 8
     month = Month.parse(period)
@@ -184,15 +194,21 @@ def generate_county(out: Path, period: str, households: int = 2000, seed: int = 
     income = np.round(ctx.T + hh["excess"].to_numpy() * drift, 2)
     last = np.round((ctx.T + hh["excess"].to_numpy()) * hh["last_ratio"].to_numpy(), 2)
     hist = history.static_history(county, seed)
-    per = history.period_rows(county, rng, month, income, ctx.T, (ctx.thr_registered, ctx.thr_general))
-    report("county", 2, steps)
-
+    # static planting uses a seed-only stream and the county as built (the same households every
+    # month); the living county's registry changes after it, before this period's rows
     plan = plant.Plan(county, ctx, income.copy(), last.copy(), county.mem["skill"].to_numpy().copy(),
                       county.mem["stage"].to_numpy().copy(), county.mem["status"].to_numpy().copy())
     plant.plant_static(plan, seed)
     static_planted = np.zeros(len(hh), dtype=bool)
     static_planted[list(plan.planted)] = True
+    if living is not None:
+        living.registry(hh)
+    per = history.period_rows(county, rng, month, income, ctx.T, (ctx.thr_registered, ctx.thr_general))
+    report("county", 2, steps)
+
     plant.plant_period(plan, rng)
+    if living is not None:
+        living.after_planting(hh, plan, static_planted)
     report("county", 3, steps)
 
     typed = _assemble(county, plan, hist, per, ctx)
@@ -208,17 +224,20 @@ def generate_county(out: Path, period: str, households: int = 2000, seed: int = 
     protected = planted_mask.copy()
     protected[[h for h, *_ in plan.near]] = True
 
-    pushed = static_planted | (rng.random(len(hh)) < 0.01)
-    typed["inspections"] = feedback.inspections(rng, county, month, planted_mask)
-    typed["verifications"] = feedback.verifications(
-        rng, county, month, pushed, int(param("screening.push_day", on=month.end)),
-        int(param("problems.verification_days", on=month.end)))
-    typed["spot_check_results"] = feedback.spot_checks(rng, county, month,
-                                                       int(param("sample.per_township", on=month.end)))
+    if living is None:
+        pushed = static_planted | (rng.random(len(hh)) < 0.01)
+        typed["inspections"] = feedback.inspections(rng, county, month, planted_mask)
+        typed["verifications"] = feedback.verifications(
+            rng, county, month, pushed, int(param("screening.push_day", on=month.end)),
+            int(param("problems.verification_days", on=month.end)))
+        typed["spot_check_results"] = feedback.spot_checks(rng, county, month,
+                                                           int(param("sample.per_township", on=month.end)))
+        problems = feedback.read_problem_ids(previous_problems) if previous_problems else []
+        typed["rectifications"] = feedback.rectifications(rng, month, problems)
+    else:  # township feedback arrives weekly (fangpin.generate.living.generate_week)
+        typed.update(feedback.empty_frames())
     phoned = np.zeros(len(hh), dtype=bool)
     phoned[typed["spot_check_results"]["h"].to_numpy()] = True  # the drawn stay in the registry
-    problems = feedback.read_problem_ids(previous_problems) if previous_problems else []
-    typed["rectifications"] = feedback.rectifications(rng, month, problems)
     report("county", 4, steps)
 
     count = min(200, max(2, households // 1000))
@@ -241,12 +260,16 @@ def generate_county(out: Path, period: str, households: int = 2000, seed: int = 
     texts = defects.finish(texts)
     report("county", 6, steps)
 
+    delivered = [f for f in F.FEEDS if living is None or f not in feedback.FEEDBACK_FEEDS]
+    for feed in set(F.FEEDS) - set(delivered):
+        (out / f"{feed}{write.FORMATS[feed][0]}").unlink(missing_ok=True)  # left by an earlier run
+    defects.lines = [line for line in defects.lines if line[0] in delivered]
     manifest_feeds = {}
-    for i, feed in enumerate(F.FEEDS):
+    for i, feed in enumerate(delivered):
         name, encoding = write.write_feed(out, feed, texts[feed])
         manifest_feeds[feed] = {"file": name, "format": "xlsx" if encoding == "xlsx" else "csv",
                                 "encoding": None if encoding == "xlsx" else encoding, "rows": len(texts[feed])}
-        report("files", i + 1, len(F.FEEDS))
+        report("files", i + 1, len(delivered))
     report("county", 7, steps)
 
     _answer_key(out / KEY_DIR, county, plan, defects, outsiders, ctx)
@@ -254,6 +277,8 @@ def generate_county(out: Path, period: str, households: int = 2000, seed: int = 
                 "T": ctx.T, "county_code": settings().county_code, "generator_version": VERSION,
                 "planted_households": len(plan.planted), "near_misses": len(plan.near),
                 "quarantine_lines": len(defects.lines), "feeds": manifest_feeds}
+    if living is not None:
+        manifest["living"] = living.summary()
     (out / KEY_DIR / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     report("county", 8, steps)
     return out

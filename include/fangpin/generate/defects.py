@@ -31,6 +31,18 @@ HH_KINDS = ("checkdigit", "birth", "dup", "village", "negative", "nonnumeric", "
 MEMBER_KINDS = ("checkdigit", "future", "length", "dup", "enum", "empty")
 
 
+# Defects of the township feedback feeds: (feed, kind) -> (column, new value from (value, month),
+# reason). Used for the monthly delivery here and for the weekly drop (fangpin.generate.living).
+FEEDBACK_DEFECTS = {
+    ("inspections", "baddate"): ("inspect_date", lambda v, month: f"{month.year}/{month.month}/32", R.BAD_DATE),
+    ("inspections", "enum"): ("result", lambda v, month: "有风险", R.BAD_ENUM),
+    ("inspections", "empty"): ("household_id", lambda v, month: "", R.MISSING),
+    ("verifications", "enum"): ("conclusion", lambda v, month: "待核实", R.BAD_ENUM),
+    ("spot_check_results", "enum"): ("answered", lambda v, month: "已接通", R.BAD_ENUM),
+    ("rectifications", "baddate"): ("rectify_date", lambda v, month: f"{month.year}-13-05", R.BAD_DATE),
+}
+
+
 def _wrong_check(id_number: str) -> str:
     right = id_number[17]
     return id_number[:17] + ("1" if right != "1" else "2")
@@ -280,12 +292,9 @@ class Defects:
             row = dict(hea.loc[i])
             row.update(disease_class="大病", diagnosis_date=after)
             self._extra("health", row, lines=[("diagnosis_date", R.AFTER_PERIOD)])
-        mutate("inspections", "baddate", "inspect_date", lambda v: f"{y}/{self.month.month}/32", R.BAD_DATE)
-        mutate("inspections", "enum", "result", lambda v: "有风险", R.BAD_ENUM)
-        mutate("inspections", "empty", "household_id", lambda v: "", R.MISSING)
-        mutate("verifications", "enum", "conclusion", lambda v: "待核实", R.BAD_ENUM)
+        for (feed, kind), (col, value_of, reason) in FEEDBACK_DEFECTS.items():
+            mutate(feed, kind, col, lambda v, f=value_of: f(v, self.month), reason)
         mutate("verifications", "orphan", "household_id", lambda v: nowhere, R.UNKNOWN_HOUSEHOLD)
-        mutate("spot_check_results", "enum", "answered", lambda v: "已接通", R.BAD_ENUM)
 
     def _extra(self, feed, row, copy_of=None, column="household_id", lines=()):
         self.extras.setdefault(feed, []).append((row, copy_of, column, list(lines)))

@@ -11,6 +11,22 @@ from fangpin.generate import names as N
 from fangpin.generate.county import County
 
 DAY = np.timedelta64(1, "D")
+FEEDBACK_FEEDS = ("inspections", "verifications", "spot_check_results", "rectifications")
+# typed columns of each feedback feed (h = household position, where there is one)
+FEEDBACK_COLUMNS = {
+    "inspections": {"h": np.int64, "household_id": object, "inspect_date": "datetime64[D]", "inspector": object,
+                    "result": object},
+    "verifications": {"h": np.int64, "household_id": object, "verify_date": "datetime64[D]", "conclusion": object},
+    "spot_check_results": {"h": np.int64, "household_id": object, "check_date": "datetime64[D]", "answered": object,
+                           "consistent": object, "assisted": object, "remark": object},
+    "rectifications": {"problem_id": object, "rectify_date": "datetime64[D]", "description": object},
+}
+
+
+def empty_frames() -> dict[str, pd.DataFrame]:
+    """The four feedback feeds without rows (a monthly delivery of the living county)."""
+    return {feed: pd.DataFrame({c: np.array([], dtype=t) for c, t in cols.items()})
+            for feed, cols in FEEDBACK_COLUMNS.items()}
 
 
 def _days(rng, lo, hi, n):

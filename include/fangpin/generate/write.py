@@ -108,11 +108,30 @@ def write_feed(folder: Path, feed: str, frame: pd.DataFrame) -> tuple[str, str]:
         for row in out.itertuples(index=False, name=None):
             ws.append([v if v != "" else None for v in row])
         wb.save(path)
+        _fix_zip_times(path)
     else:
         windows = encoding in ("gbk", "gb18030")
         out.to_csv(path, index=False, encoding=encoding, lineterminator="\r\n" if windows else "\n",
                    quoting=csv.QUOTE_MINIMAL)
     return path.name, encoding
+
+
+def _fix_zip_times(path: Path) -> None:
+    """Rewrites an .xlsx with fixed entry times and document dates, so that the same seed gives
+    the same bytes (openpyxl stamps the machine clock)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        entries = [(i, z.read(i.filename)) for i in z.infolist()]
+    stamp = b"2000-01-01T00:00:00Z"
+    with zipfile.ZipFile(path, "w") as z:
+        for info, data in entries:
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*", lambda m: m.group(1) + stamp, data)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
+            z.writestr(fixed, data)
 
 
 def write_key_csv(path: Path, frame: pd.DataFrame) -> None:
