@@ -131,8 +131,7 @@ def cmd_audit(args) -> int:
     print(f"{summary['flagged']} households flagged -> {Path(args.out) / 'audit.csv'}")
     if summary["skipped"]:
         print(f"未核查（跳过）：{summary['skipped_text']}")
-    _report_rejections(validation)
-    return 1 if "households" in validation.rejected or "members" in validation.rejected else 0
+    return _report_rejections(validation)
 
 
 def cmd_review(args) -> int:
@@ -146,8 +145,7 @@ def cmd_review(args) -> int:
         share = "-" if s["share"] is None else f"{s['share']:.2%}"
         print(f"{s['decision']}: {s['households']} 户，抽取 {s['drawn']} 户（抽查比例 {share}），"
               f"已审核 {s['reviewed']} 户（认定准确 {s['accurate']}，认定不准确 {s['inaccurate']}）")
-    _report_rejections(validation)
-    return 1 if "households" in validation.rejected else 0
+    return _report_rejections(validation)
 
 
 def cmd_sample(args) -> int:
@@ -291,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = stage("validate", cmd_validate, "validate a delivery: quarantine, validation_summary.csv, Data Docs")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--no-docs", action="store_true", help="skip building GX Data Docs")
-    p = stage("screen", cmd_screen, "screen households with rules R01–R12 -> screening.csv and push lists")
+    p = stage("screen", cmd_screen, "screen households with rules R01–R13 -> screening.csv and push lists")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--no-push-lists", action="store_true")
     p.add_argument("--push-date", type=_date, metavar="YYYY-MM-DD",

@@ -296,6 +296,12 @@ def states(problems: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
         return cache[m]
 
     out = problems.copy()
+    # a closure after `as_of` had not happened yet on that day: the problem is open, 整改日期 empty
+    later = pd.Series([c is not None and not pd.isna(c) and c > as_of for c in out["closed_on"]], index=out.index,
+                      dtype=bool)
+    out["closed_on"] = out["closed_on"].astype("object").where(~later, None)
+    if "closing_note" in out:
+        out["closing_note"] = out["closing_note"].astype("object").where(~later, None)
     rows = [_state(p, t, n, c, as_of, bulletins) for p, t, n, c in
             zip(out["period"], out["problem_type"], out["notified_on"], out["closed_on"])]
     out["state"] = [r[0] for r in rows]
