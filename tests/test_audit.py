@@ -152,3 +152,20 @@ def test_migration_matches_the_models(db_url):
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == [], diff
 
+
+
+def test_a_check_whose_department_feed_was_not_delivered_says_so(db_url, tmp_path, capsys):
+    """Without 医保 and 卫健 deliveries A05 still applies its rule (no evidence found) but the
+    audit says that the evidence feeds were not delivered."""
+    from fangpin import cli
+
+    data = write_delivery(tmp_path / PERIOD)
+    for name in ("medical", "health"):
+        for f in data.glob(f"{name}.*"):
+            f.unlink()
+    out = tmp_path / "out"
+    assert cli.main(["audit", "--data", str(data), "--period", PERIOD, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "注意：A05 因病风险无医疗佐证（部门数据未提供：" in printed and "medical" in printed
+    got = dict(zip(_csv(out)["户编号"], _csv(out)["核查规则"]))
+    assert got["H2"] == "A05" and got["H1"] == "A01;A02"

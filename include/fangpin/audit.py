@@ -102,6 +102,7 @@ class Check:
     params: tuple[str, ...]       # dated parameters it reads (parameters.yaml)
     needs: tuple[str, ...]        # optional households columns it needs (skipped when not delivered)
     func: CheckFunc               # -> one row per flagged household (index household_id)
+    feeds: tuple[str, ...] = ()   # department feeds it reads (a caveat when one was not delivered)
 
     def explain(self, hits: pd.DataFrame) -> pd.Series:
         cols = list(hits.columns)
@@ -117,9 +118,10 @@ class Check:
 CHECKS: dict[str, Check] = {}
 
 
-def check(code: str, name: str, template: str, params: tuple[str, ...] = (), needs: tuple[str, ...] = ()):
+def check(code: str, name: str, template: str, params: tuple[str, ...] = (), needs: tuple[str, ...] = (),
+          feeds: tuple[str, ...] = ()):
     def register(fn: CheckFunc) -> CheckFunc:
-        CHECKS[code] = Check(code, name, template, tuple(params), tuple(needs), fn)
+        CHECKS[code] = Check(code, name, template, tuple(params), tuple(needs), fn, tuple(feeds))
         return fn
     return register
 
@@ -200,7 +202,7 @@ def a04(ctx: AuditContext) -> pd.DataFrame:
 
 @check("A05", "因病风险无医疗佐证",
        "风险类型含因病，但 {start} 至 {end} 无住院个人自付，也无大病、慢性病确诊记录",
-       params=("audit.medical_lookback_months",), needs=("risk_types",))
+       params=("audit.medical_lookback_months",), needs=("risk_types",), feeds=("medical", "health"))
 def a05(ctx: AuditContext) -> pd.DataFrame:
     months = int(ctx.p("audit.medical_lookback_months"))
     start = ctx.months_back(months)
@@ -229,7 +231,8 @@ def a07(ctx: AuditContext) -> pd.DataFrame:
     return _fields(h.index, size=h["size"])
 
 
-@check("A08", "无劳动力监测户未兜底", "监测户风险未消除，整户 {size} 人均无劳动力，且无成员纳入低保或特困")
+@check("A08", "无劳动力监测户未兜底", "监测户风险未消除，整户 {size} 人均无劳动力，且无成员纳入低保或特困",
+       feeds=("civil_affairs",))
 def a08(ctx: AuditContext) -> pd.DataFrame:
     from fangpin.screen import is_already_monitored
 
@@ -298,18 +301,26 @@ class AuditResult:
     def skipped(self) -> list[str]:
         return self.checks.loc[self.checks["status"] == SKIPPED, "code"].tolist()
 
+    def caveats(self) -> str:
+        """'A05 因病风险无医疗佐证（部门数据未提供：…）' for the checks run without all their feeds."""
+        s = self.checks[(self.checks["status"] == CHECKED) & self.checks["note"].notna()]
+        return "；".join(f"{c} {n}（{note}）" for c, n, note in zip(s["code"], s["name"], s["note"]))
+
     def skipped_text(self) -> str:
         """'A05、A06（户表未提供：风险类型）' — what the CLI prints."""
         s = self.checks[self.checks["status"] == SKIPPED]
         return "；".join(f"{c} {n}（{note}）" for c, n, note in zip(s["code"], s["name"], s["note"]))
 
 
-def audit(frames: dict[str, pd.DataFrame], period: Month | str, province: str | None = None) -> AuditResult:
+def audit(frames: dict[str, pd.DataFrame], period: Month | str, province: str | None = None,
+          absent_feeds=()) -> AuditResult:
     """Audits the accepted rows of a period. PURE: no database, no clock.
 
     Returns the flagged households, one row each, sorted by township, village and household:
     household_id, township_code, village_code, checks ('A01;A05'), explanation (one clause per
-    flag, '；'-joined) — and the outcome of every check (run with its count, or skipped)."""
+    flag, '；'-joined) — and the outcome of every check (run with its count, or skipped).
+    absent_feeds: department feeds not delivered for the period; a check reading one still runs as
+    its rule says, and its outcome's note says the evidence may be incomplete (`caveats`)."""
     month = period if isinstance(period, Month) else Month.parse(str(period))
     ctx = audit_context(frames, month, province)
     parts, outcomes = [], []
@@ -320,8 +331,13 @@ def audit(frames: dict[str, pd.DataFrame], period: Month | str, province: str | 
             outcomes.append({"code": code, "name": c.name, "status": SKIPPED, "flagged": 0,
                              "note": f"户表未提供：{'、'.join(missing)}"})
             continue
+        absent = [f for f in c.feeds if f in set(absent_feeds)]
+        note = None
+        if absent:  # still checked as the rule says, but the evidence may be incomplete: said so
+            names = "、".join(f"{F.FEEDS[f].department}（{f}）" for f in absent)
+            note = f"部门数据未提供：{names}，本项疑点可能因缺少佐证数据而偏多，请结合实际核实"
         hits = c.func(ctx)
-        outcomes.append({"code": code, "name": c.name, "status": CHECKED, "flagged": int(len(hits)), "note": None})
+        outcomes.append({"code": code, "name": c.name, "status": CHECKED, "flagged": int(len(hits)), "note": note})
         if len(hits):
             parts.append(pd.DataFrame({"household_id": hits.index, "code": code, "text": c.explain(hits).to_numpy()}))
     checks = pd.DataFrame(outcomes, columns=["code", "name", "status", "flagged", "note"])
@@ -341,6 +357,11 @@ def audit(frames: dict[str, pd.DataFrame], period: Month | str, province: str | 
 
 
 AUDIT_FEEDS = tuple(SCREEN_FEEDS)
+
+
+def needed_feeds() -> list[str]:
+    """The department feeds some check reads (for the not-delivered test)."""
+    return sorted({f for c in CHECKS.values() for f in c.feeds})
 
 
 def load_frames(eng: Engine, period: str) -> dict[str, pd.DataFrame]:

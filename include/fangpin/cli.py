@@ -131,6 +131,8 @@ def cmd_audit(args) -> int:
     print(f"{summary['flagged']} households flagged -> {Path(args.out) / 'audit.csv'}")
     if summary["skipped"]:
         print(f"未核查（跳过）：{summary['skipped_text']}")
+    if summary.get("caveats"):
+        print(f"注意：{summary['caveats']}")
     return _report_rejections(validation)
 
 

@@ -304,13 +304,15 @@ def audit_period(period: str, out_dir: str, eng=None) -> dict:
 
     eng = _engine(eng)
     with recorded("audit", period, eng) as detail:
-        result = audit.audit(audit.load_frames(eng, str(period)), str(period))
+        absent = missing_feeds(str(period), eng, feeds=audit.needed_feeds())
+        result = audit.audit(audit.load_frames(eng, str(period)), str(period), absent_feeds=absent)
         audit.store_audit(eng, result)
         audit.write_audit_csv(result, Path(out_dir))
         detail["flagged"] = int(len(result.flagged))
         detail["by_check"] = {c: int(n) for c, n in zip(result.checks["code"], result.checks["flagged"]) if n}
         detail["skipped"] = result.skipped
         detail["skipped_text"] = result.skipped_text()
+        detail["caveats"] = result.caveats()
     return detail
 
 
