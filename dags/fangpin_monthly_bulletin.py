@@ -35,6 +35,7 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
+    on_failure_callback=orch.failure_notifier(),  # one alert per failed DAG run
     params=orch.params("month", seed=Param(None, type=["null", "integer"], title="抽查随机种子 seed",
                                                description="Seed of the spot-check draw; empty = the recorded draw's, else from the secret.")),
     tags=["fangpin", "monthly", "bulletin"],

@@ -32,6 +32,7 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
+    on_failure_callback=orch.failure_notifier(),  # one alert per failed DAG run
     params={k: v for k, v in orch.params("month").items() if k in ("period", "force_send")},
     tags=["fangpin", "monthly", "province"],
     doc_md=__doc__,

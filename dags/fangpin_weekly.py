@@ -31,6 +31,7 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
+    on_failure_callback=orch.failure_notifier(),  # one alert per failed DAG run
     params=orch.params("week"),
     tags=["fangpin", "weekly", "report"],
     doc_md=__doc__,

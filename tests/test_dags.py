@@ -317,7 +317,7 @@ def test_failure_callback_emails_the_platform_team(monkeypatch, tmp_path):
     assert sorted(rcpt) == ["ops-a@fangpin.test", "ops-b@fangpin.test"]
     msg = email.message_from_bytes(content)
     subject = str(email.header.make_header(email.header.decode_header(msg["Subject"])))
-    assert "fangpin_monthly_ingest.screen" in subject and "失败" in subject
+    assert "fangpin_monthly_ingest" in subject and "screen" in subject and "失败" in subject
     body = "".join(p.get_payload(decode=True).decode() for p in msg.walk() if p.get_content_type() == "text/html")
     assert "boom" in body and "scheduled__2026-11-06" in body
     assert msg["From"] == "noreply@fangpin.test"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from html import escape
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,28 +57,98 @@ def timetable(spec: dict) -> CronTriggerTimetable:
     return CronTriggerTimetable(spec["cron"], timezone=TZ, interval=spec["interval"])
 
 
-# ---------------------------------------------------------------- failure notifier
+# ---------------------------------------------------------------- failure notifiers
 
-FAILURE_SUBJECT = "【fangpin 故障】{{ ti.dag_id }}.{{ ti.task_id }} 运行失败（{{ run_id }}）"
+# The templates use only `fangpin.*`, facts computed in Python from whatever the context holds
+# (a scheduled, asset-triggered or manual run; a task or a DAG callback), so rendering never
+# meets an undefined variable (issue 14: asset-triggered and manual runs have no data interval).
+FAILURE_SUBJECT = "【fangpin 故障】{{ fangpin.dag_id }} {{ fangpin.period }} {{ fangpin.what }} 运行失败"
 FAILURE_BODY = (
-    "<p>DAG <b>{{ ti.dag_id }}</b> 的任务 <b>{{ ti.task_id }}</b>"
-    "{% if ti.map_index is not none and ti.map_index >= 0 %}[{{ ti.map_index }}]{% endif %}"
-    " 在第 {{ ti.try_number }} 次尝试后失败。</p>"
-    "<p>运行：{{ run_id }}<br>数据区间：{{ data_interval_start }} — {{ data_interval_end }}</p>"
-    "<p>错误：{{ exception | string | e }}</p>"
-    "<p>日志：<a href=\"{{ ti.log_url }}\">{{ ti.log_url }}</a></p>"
+    "<p>DAG <b>{{ fangpin.dag_id }}</b>（期间 <b>{{ fangpin.period }}</b>）"
+    "的{{ fangpin.what_long }}失败{% if fangpin.try_number %}（第 {{ fangpin.try_number }} 次尝试，已无重试）{% endif %}。</p>"
+    "<p>运行：{{ fangpin.run_id }}（{{ fangpin.run_type }}）</p>"
+    "<p>错误：{{ fangpin.error | e }}</p>"
+    "<p>日志：{% if fangpin.log_url %}<a href=\"{{ fangpin.log_url }}\">{{ fangpin.log_url }}</a>"
+    "{% else %}（无）{% endif %}</p>"
 )
+
+# Which kind of period each DAG works on (for the alert's period line).
+DAG_KINDS = {
+    "fangpin_monthly_ingest": "month", "fangpin_monthly_bulletin": "month",
+    "fangpin_province_monthly": "month", "fangpin_weekly": "week", "fangpin_quarterly": "quarter",
+    "fangpin_monthly_draw": "draw",
+}
+
+
+def _first_line(exc) -> str:
+    if exc is None:
+        return "（未知错误）"
+    text = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1 if not isinstance(exc, BaseException) else 0] if lines else text
+
+
+def alert_facts(context: Mapping[str, Any]) -> dict:
+    """What a failure alert says, from any callback context; never raises."""
+    ti = context.get("ti") or context.get("task_instance")
+    run = context.get("dag_run")
+    dag = context.get("dag")
+    dag_id = (getattr(ti, "dag_id", None) or getattr(run, "dag_id", None) or getattr(dag, "dag_id", None)
+              or "（未知 DAG）")
+    kind = DAG_KINDS.get(dag_id)
+    period = "（期间未知）"
+    try:
+        if kind == "draw":
+            period = current_month(context)
+        elif kind:
+            period = period_of(kind, context)
+    except Exception as exc:  # an alert must never fail for want of a period
+        log.warning("alert: cannot tell the period (%s)", exc)
+    facts = {"dag_id": dag_id, "period": period, "run_id": context.get("run_id") or getattr(run, "run_id", None)
+             or getattr(ti, "run_id", None) or "（未知）",
+             "run_type": str(getattr(getattr(run, "run_type", None), "value", getattr(run, "run_type", "")) or ""),
+             "try_number": None, "log_url": None, "township": None}
+    label = None
+    if ti is not None:
+        task_id = getattr(ti, "task_id", "?")
+        map_index = getattr(ti, "map_index", None)
+        rendered = getattr(ti, "rendered_map_index", None)
+        label = f"{task_id}[{rendered or map_index}]" if map_index is not None and map_index >= 0 else task_id
+        if map_index is not None and map_index >= 0:
+            facts["township"] = rendered or str(map_index)
+        try:
+            facts["log_url"] = getattr(ti, "log_url", None)
+        except Exception:  # log_url needs the API server's base url; the alert goes without it
+            pass
+    if "reason" in context:  # a DAG-level callback (dag-processor): the run failed
+        facts.update(what="整次运行", what_long="整次运行",
+                     error=_first_line(context.get("reason") or "DAG 运行失败"))
+        if label:
+            facts["error"] += f"（最后的任务：{label}）"
+    else:
+        facts.update(what=label or "（未知任务）", what_long=f"任务 <b>{escape(label or '（未知任务）')}</b>",
+                     try_number=getattr(ti, "try_number", None), error=_first_line(context.get("exception")))
+    return facts
 
 
 class PlatformFailureNotifier(SmtpNotifier):
     """SmtpNotifier to settings().platform_team, through settings().smtp_conn_id.
 
-    Recipients, sender and connection are read when a failure is notified, not when the DAG
-    file is parsed (parsing reads no configuration file).
+    Used as the task-level on_failure_callback (one alert per task after its last try) and as
+    the DAG-level on_failure_callback (one alert per failed DAG run). Recipients, sender and
+    connection are read when a failure is notified, not when the DAG file is parsed.
     """
 
     def __init__(self, **kwargs):
         super().__init__(to=[], subject=FAILURE_SUBJECT, html_content=FAILURE_BODY, **kwargs)
+
+    def __call__(self, *args) -> None:
+        # render from the templates every time (rendering mutates the fields in place, and one
+        # notifier instance serves every task of a DAG file)
+        self.subject, self.html_content = FAILURE_SUBJECT, FAILURE_BODY
+        context = args[0] if len(args) == 1 else {"dag": args[0], "task_list": args[1]}
+        context["fangpin"] = alert_facts(context)
+        super().__call__(context)
 
     def notify(self, context):
         from fangpin.config import settings
@@ -99,10 +170,10 @@ def failure_notifier() -> PlatformFailureNotifier:
 def default_args(**overrides) -> dict:
     """Every task: owner, 2 retries with backoff, the failure email after the last try.
 
-    The callback is task-level (default_args) rather than DAG-level: in Airflow 3 a task's
-    callback runs in the worker right after the failed try, with the task's context and
-    connections; DAG-level callbacks run in the dag-processor and are not reliable there
-    (apache/airflow#63374).
+    The task-level callback runs in the worker right after the last failed try, with the task's
+    context and connections. Every DAG also has the same notifier as its DAG-level
+    on_failure_callback (one alert per failed run); that one runs in the dag-processor, which
+    therefore needs the SMTP connection too (apache/airflow#63374 on its limits).
     """
     args = {
         "owner": OWNER,
