@@ -99,10 +99,10 @@ def fangpin_monthly_ingest():
         return {"township_code": township_code, "path": write(period, township_code, out_dir)}
 
     @task(map_index_template="{{ item['township_code'] }}")
-    def send_push_list(item: dict, period: str, force: bool) -> list[str]:
+    def send_push_list(item: dict, period: str, force: bool, hold: str) -> list[str]:
         from fangpin.pipeline import send_push_list as send
 
-        return send(period, item["township_code"], item["path"], force=force)
+        return [] if orch.held(hold) else send(period, item["township_code"], item["path"], force=force)
 
     run = resolve()
     ingested = ingest(run["period"], run["data_dir"], run["out_dir"])
@@ -112,7 +112,7 @@ def fangpin_monthly_ingest():
     ingested >> review(run["period"], run["out_dir"])
     lists = write_push_list.partial(period=run["period"], out_dir=run["out_dir"]).expand(
         township_code=suspect_townships(screened))
-    send_push_list.partial(period=run["period"], force=run["force"]).expand(item=lists)
+    send_push_list.partial(period=run["period"], force=run["force"], hold=run["hold"]).expand(item=lists)
 
 
 fangpin_monthly_ingest()

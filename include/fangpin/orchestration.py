@@ -293,20 +293,105 @@ def current_month(context: Mapping[str, Any]) -> str:
     return str(Month.parse(run_day(context)[:7]))
 
 
-def folders(period: str, context: Mapping[str, Any], delivery: str | None = None) -> dict:
-    """The run's period with its delivery folder (data root / `delivery` month) and output folder."""
+def _dag_id(context: Mapping[str, Any]) -> str | None:
+    for obj in (context.get("ti"), context.get("dag_run"), context.get("dag")):
+        if getattr(obj, "dag_id", None):
+            return obj.dag_id
+    return None
+
+
+def _root(value: str | None, default: Path, allowed: list[Path], name: str) -> Path:
+    """A folder Param, allowed only inside the configured roots (data_dir, output_dir, allowed_roots)."""
+    if not value:
+        return default
+    path = Path(value).resolve()
+    roots = [Path(r).resolve() for r in allowed]
+    if not any(path == r or r in path.parents for r in roots):
+        raise ValueError(f"Param {name}={value!r} is outside the configured roots "
+                         f"({', '.join(str(r) for r in roots)}); add it to FANGPIN_ALLOWED_ROOTS to allow it")
+    return path
+
+
+def folders(period: str, context: Mapping[str, Any], delivery: str | None = None, kind: str | None = None) -> dict:
+    """The run's period with its delivery folder (data root / `delivery` month), output folder,
+    `force` (force_send) and `hold` (why this run must email nothing, '' when it may; see mail_hold).
+
+    The data_root/output_root Params must lie inside settings().data_dir, output_dir or
+    allowed_roots: an operator cannot point a run at any server path."""
     from fangpin.config import settings
 
     p = context.get("params") or {}
     s = settings()
-    data_root = Path(p.get("data_root") or s.data_dir)
-    out_root = Path(p.get("output_root") or s.output_dir)
+    allowed = [s.data_dir, s.output_dir, *s.allowed_roots]
+    data_root = _root(p.get("data_root"), Path(s.data_dir), allowed, "data_root")
+    out_root = _root(p.get("output_root"), Path(s.output_dir), allowed, "output_root")
+    kind = kind or DAG_KINDS.get(_dag_id(context) or "", "month")
     return {
         "period": period,
         "data_dir": str((data_root / (delivery or period)).resolve()),
         "out_dir": str((out_root / period).resolve()),
         "force": bool(p.get("force_send", False)),
+        "hold": mail_hold(kind, period, context),
     }
+
+
+# ---------------------------------------------------------------- safe go-live
+
+def _period(kind: str, period: str):
+    return {"week": Week.parse, "quarter": Quarter.parse}.get(kind, Month.parse)(period)
+
+
+def _next(kind: str, period: str) -> str:
+    p = _period(kind, period)
+    if kind == "week":
+        return str(Week(p.monday + dt.timedelta(days=7)))
+    if kind == "quarter":
+        return str(Quarter(p.year + 1, 1) if p.q == 4 else Quarter(p.year, p.q + 1))
+    return str(p.shift(1))
+
+
+def _run_instant(context: Mapping[str, Any]):
+    run = context.get("dag_run")
+    for value in (context.get("data_interval_end"), getattr(run, "run_after", None), context.get("logical_date")):
+        if value is not None:
+            return value
+    return None
+
+
+def mail_hold(kind: str, period: str, context: Mapping[str, Any]) -> str:
+    """Why this run must send no email ('' when it may). Outputs are built either way.
+
+    - the period ended before settings().go_live (first unpause runs the latest missed slot:
+      its stale reports must not reach anyone);
+    - a late run of an old period: the schedule has already moved on to the next period when
+      the run happens (e.g. a manual run of last quarter, a cleared run re-run months later).
+    The `force_send` Param overrides both."""
+    if (context.get("params") or {}).get("force_send"):
+        return ""
+    from fangpin.config import settings
+
+    go_live = settings().go_live
+    if go_live and _period(kind, period).end < go_live:
+        return (f"period {period} ended before the go-live date {go_live} (FANGPIN_GO_LIVE): outputs built, "
+                "no email sent; trigger with force_send to send")
+    instant = _run_instant(context)
+    if isinstance(instant, str):
+        instant = pendulum.parse(instant, tz=TZ)
+    if instant is not None:
+        nxt = _next(kind, period)
+        due = run_date(kind, nxt)
+        if instant >= due:
+            return (f"late run of {period}: the schedule moved on to {nxt} on {due:%Y-%m-%d %H:%M} "
+                    "(Asia/Shanghai); outputs built, no email sent; trigger with force_send to send")
+    return ""
+
+
+def held(hold: str | None) -> bool:
+    """In a send task: True (and the reason logged) when the run must email nothing."""
+    if hold:
+        log.warning("no email sent: %s", hold)
+        return True
+    return False
 
 
 # ---------------------------------------------------------------- the scheduled run for a period
