@@ -86,14 +86,16 @@ def fangpin_monthly_bulletin():
 
         return township_codes(period)
 
-    @task(map_index_template="{{ township_code }}")
+    @task(map_index_template=orch.TOWNSHIP_LABEL)
     def write_township_problems(township_code: str, period: str, out_dir: str) -> dict:
+        orch.name_township(township_code, period)
         from fangpin.pipeline import write_township_problems as write
 
         return {"township_code": township_code, "pdf": write(period, township_code, out_dir)}
 
-    @task(map_index_template="{{ item['township_code'] }}")
+    @task(map_index_template=orch.TOWNSHIP_LABEL_ITEM)
     def send_township_problems(item: dict, period: str, force: bool, hold: str) -> list[str]:
+        orch.name_township(item["township_code"], period)
         from fangpin.pipeline import send_township_problems as send
 
         return [] if orch.held(hold) else send(period, item["township_code"], item["pdf"], force=force)

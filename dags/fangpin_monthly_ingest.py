@@ -92,16 +92,18 @@ def fangpin_monthly_ingest():
         """The townships with at least one suspected household to verify (one push list each)."""
         return list(screening.get("push_townships", screening.get("townships", [])))
 
-    @task(map_index_template="{{ township_code }}")
+    @task(map_index_template=orch.TOWNSHIP_LABEL)
     def write_push_list(township_code: str, period: str, out_dir: str) -> dict:
         from fangpin.pipeline import write_push_list as write
 
+        orch.name_township(township_code, period)
         return {"township_code": township_code, "path": write(period, township_code, out_dir)}
 
-    @task(map_index_template="{{ item['township_code'] }}")
+    @task(map_index_template=orch.TOWNSHIP_LABEL_ITEM)
     def send_push_list(item: dict, period: str, force: bool, hold: str) -> list[str]:
         from fangpin.pipeline import send_push_list as send
 
+        orch.name_township(item["township_code"], period)
         return [] if orch.held(hold) else send(period, item["township_code"], item["path"], force=force)
 
     run = resolve()

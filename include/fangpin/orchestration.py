@@ -187,6 +187,34 @@ def default_args(**overrides) -> dict:
     return args
 
 
+# ---------------------------------------------------------------- mapped tasks: township labels
+
+# map_index_template of a per-township task: "451302104 石陵镇" once the task called
+# name_township() (Airflow renders the template again after the task, also when it failed),
+# the bare code before that. For tasks expanded over a dict, the second form.
+TOWNSHIP_LABEL = "{{ township | default(township_code) }}"
+TOWNSHIP_LABEL_ITEM = "{{ township | default(item['township_code']) }}"
+
+
+def name_township(code: str, period: str | None = None) -> str:
+    """In a mapped task: label the map index "code 名称" (the name from the period's regions feed;
+    the code alone when it cannot be read). Never fails the task."""
+    from airflow.sdk import get_current_context
+
+    label = str(code)
+    try:
+        if period:
+            from fangpin.pipeline import _engine, _township_name
+
+            name = _township_name(_engine(None), str(period), str(code))
+            if name and name != str(code):
+                label = f"{code} {name}"
+    except Exception as exc:  # the label is a convenience; the task's work decides its fate
+        log.info("township %s: no name for the map index (%s)", code, exc)
+    get_current_context()["township"] = label
+    return label
+
+
 # ---------------------------------------------------------------- Params (trigger form)
 
 _PATTERNS = {
