@@ -69,4 +69,6 @@ def fangpin_province_monthly():
     summary(done, run["period"])
 
 
-fangpin_province_monthly()
+# Absent from a single-county deployment: only when FANGPIN_PROVINCE_FILE is set (environment only).
+if orch.province_configured():
+    fangpin_province_monthly()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from html import escape
 from collections.abc import Mapping
 from pathlib import Path
@@ -167,6 +168,30 @@ def failure_notifier() -> PlatformFailureNotifier:
     return PlatformFailureNotifier()
 
 
+# ---------------------------------------------------------------- deployment facts read at parse time
+# (environment variables only: no file read, no database access)
+
+def sqlite_metadata() -> bool:
+    """True when Airflow's metadata database is SQLite (`airflow standalone`'s default): the
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN variable is unset or a sqlite URL."""
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").strip()
+    return not url or url.startswith("sqlite")
+
+
+def sqlite_limits() -> dict:
+    """On SQLite, one instance of each task at a time (a 22-way mapped fan-out locks the
+    database: scheduler, dag-processor and triggerer die with `database is locked`).
+    FANGPIN_MAX_ACTIVE_TIS overrides the cap (0: none)."""
+    raw = os.environ.get("FANGPIN_MAX_ACTIVE_TIS")
+    cap = int(raw) if raw not in (None, "") else (1 if sqlite_metadata() else 0)
+    return {"max_active_tis_per_dag": cap} if cap > 0 else {}
+
+
+def province_configured() -> bool:
+    """The province DAG exists only when FANGPIN_PROVINCE_FILE is set (checked, not read)."""
+    return bool(os.environ.get("FANGPIN_PROVINCE_FILE", "").strip())
+
+
 def default_args(**overrides) -> dict:
     """Every task: owner, 2 retries with backoff, the failure email after the last try.
 
@@ -176,6 +201,7 @@ def default_args(**overrides) -> dict:
     therefore needs the SMTP connection too (apache/airflow#63374 on its limits).
     """
     args = {
+        **sqlite_limits(),
         "owner": OWNER,
         "retries": 2,
         "retry_delay": dt.timedelta(minutes=5),
