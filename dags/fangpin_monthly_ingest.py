@@ -72,7 +72,8 @@ def fangpin_monthly_ingest():
         from fangpin.pipeline import screen_period
 
         result = screen_period(period, out_dir, pushed_on=run_day)
-        outlet_events[orch.SCREENING].extra = {"period": period, "suspected": int(result.get("suspected", 0))}
+        outlet_events[orch.SCREENING].extra = {"period": period, "suspected": int(result.get("suspected", 0)),
+                                               "out_dir": out_dir}  # the bulletin writes beside it
         return result
 
     @task

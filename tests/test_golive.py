@@ -132,3 +132,22 @@ def test_folder_params_are_limited_to_the_configured_roots(cfg, tmp_path):
     cfg(allowed_roots=f'["{tmp_path / "archive"}"]')
     ok = orch.folders("2026-10", ctx(data_root=str(tmp_path / "archive")))
     assert ok["data_dir"] == str((tmp_path / "archive" / "2026-10").resolve())
+
+
+def test_the_bulletin_writes_where_the_ingest_that_triggered_it_wrote(cfg, tmp_path):
+    from fangpin import orchestration as orch
+
+    out = tmp_path / "output" / "rerun" / "2026-10"
+    ev = SimpleNamespace(extra={"period": "2026-10", "out_dir": str(out)},
+                         timestamp=dt.datetime(2026, 11, 6, tzinfo=dt.timezone.utc))
+    ctx = {"params": {}, "ti": SimpleNamespace(dag_id="fangpin_monthly_bulletin"),
+           "triggering_asset_events": {"fangpin_screening": [ev]},
+           "dag_run": SimpleNamespace(run_after=dt.datetime(2026, 11, 6, 7, tzinfo=SH))}
+    assert orch.folders("2026-10", ctx)["out_dir"] == str(out.resolve())
+    # an event pointing outside the roots is refused like the Param
+    ev.extra["out_dir"] = "/etc/2026-10"
+    with pytest.raises(ValueError, match="outside the configured roots"):
+        orch.folders("2026-10", ctx)
+    # no out_dir in the event: the configured output folder
+    ev.extra.pop("out_dir")
+    assert orch.folders("2026-10", ctx)["out_dir"] == str((tmp_path / "output" / "2026-10").resolve())

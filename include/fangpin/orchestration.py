@@ -366,6 +366,20 @@ def _root(value: str | None, default: Path, allowed: list[Path], name: str) -> P
     return path
 
 
+def _event_output_root(context: Mapping[str, Any], period: str) -> str | None:
+    """The output root of the run whose asset event triggered this one (the ingest's
+    `extra["out_dir"]` = <root>/<period>), so an ingest given `output_root` has its bulletin
+    written beside it."""
+    events = context.get("triggering_asset_events") or {}
+    for asset in list(events):
+        for ev in events[asset]:
+            extra = getattr(ev, "extra", None) or {}
+            out = extra.get("out_dir")
+            if out and str(extra.get("period")) == str(period) and Path(out).name == str(period):
+                return str(Path(out).parent)
+    return None
+
+
 def folders(period: str, context: Mapping[str, Any], delivery: str | None = None, kind: str | None = None) -> dict:
     """The run's period with its delivery folder (data root / `delivery` month), output folder,
     `force` (force_send) and `hold` (why this run must email nothing, '' when it may; see mail_hold).
@@ -378,7 +392,8 @@ def folders(period: str, context: Mapping[str, Any], delivery: str | None = None
     s = settings()
     allowed = [s.data_dir, s.output_dir, *s.allowed_roots]
     data_root = _root(p.get("data_root"), Path(s.data_dir), allowed, "data_root")
-    out_root = _root(p.get("output_root"), Path(s.output_dir), allowed, "output_root")
+    out_root = _root(p.get("output_root") or _event_output_root(context, period), Path(s.output_dir), allowed,
+                     "output_root")
     kind = kind or DAG_KINDS.get(_dag_id(context) or "", "month")
     return {
         "period": period,
