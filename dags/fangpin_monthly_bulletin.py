@@ -35,6 +35,7 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
+    on_failure_callback=orch.failure_notifier(),  # one alert per failed DAG run
     params=orch.params("month", seed=Param(None, type=["null", "integer"], title="抽查随机种子 seed",
                                                description="Seed of the spot-check draw; empty = the recorded draw's, else from the secret.")),
     tags=["fangpin", "monthly", "bulletin"],
@@ -72,10 +73,10 @@ def fangpin_monthly_bulletin():
             raise AirflowFailException(str(exc)) from exc
 
     @task(outlets=[orch.BULLETIN])
-    def send_bulletin(period: str, pdf: str, force: bool, outlet_events=None) -> list[str]:
+    def send_bulletin(period: str, pdf: str, force: bool, hold: str, outlet_events=None) -> list[str]:
         from fangpin.pipeline import send_report
 
-        sent = send_report("monthly", period, pdf, force=force)
+        sent = [] if orch.held(hold) else send_report("monthly", period, pdf, force=force)
         outlet_events[orch.BULLETIN].extra = {"period": period}
         return sent
 
@@ -85,17 +86,19 @@ def fangpin_monthly_bulletin():
 
         return township_codes(period)
 
-    @task(map_index_template="{{ township_code }}")
+    @task(map_index_template=orch.TOWNSHIP_LABEL)
     def write_township_problems(township_code: str, period: str, out_dir: str) -> dict:
+        orch.name_township(township_code, period)
         from fangpin.pipeline import write_township_problems as write
 
         return {"township_code": township_code, "pdf": write(period, township_code, out_dir)}
 
-    @task(map_index_template="{{ item['township_code'] }}")
-    def send_township_problems(item: dict, period: str, force: bool) -> list[str]:
+    @task(map_index_template=orch.TOWNSHIP_LABEL_ITEM)
+    def send_township_problems(item: dict, period: str, force: bool, hold: str) -> list[str]:
+        orch.name_township(item["township_code"], period)
         from fangpin.pipeline import send_township_problems as send
 
-        return send(period, item["township_code"], item["pdf"], force=force)
+        return [] if orch.held(hold) else send(period, item["township_code"], item["pdf"], force=force)
 
     run = resolve()
     drawn = sample(run["period"], run["out_dir"], run["seed"])
@@ -103,11 +106,11 @@ def fangpin_monthly_bulletin():
     drawn >> problems  # the month's call results are matched to the draw
     pdf = build_bulletin(run["period"], run["out_dir"])
     problems >> pdf
-    send_bulletin(run["period"], pdf, run["force"])
+    send_bulletin(run["period"], pdf, run["force"], run["hold"])
     codes = townships(run["period"])
     problems >> codes
     lists = write_township_problems.partial(period=run["period"], out_dir=run["out_dir"]).expand(township_code=codes)
-    send_township_problems.partial(period=run["period"], force=run["force"]).expand(item=lists)
+    send_township_problems.partial(period=run["period"], force=run["force"], hold=run["hold"]).expand(item=lists)
 
 
 fangpin_monthly_bulletin()

@@ -10,7 +10,9 @@ predict it. Calls of month M are matched to this draw; a call dated before it is
 1. **resolve** — the month (the `period` Param on a manual run, else the month the run is in).
 2. **draw** — `spot_check.csv` in `<output_dir>/M/` and the recorded draw (`seed` Param: an
    auditor's reproduction; empty = from the secret).
-3. **write_call_sheet** — one mapped task per township: the restricted call sheets.
+3. **write_call_sheet** / **send_call_sheet** — one mapped task per township (labelled
+   "code 名称"): the restricted call sheets, emailed to the spot-check team only
+   (`spot_check_team`) with a 【内部·限定范围】 subject; never to leaders.
 
 Re-running gives the same draw (the recorded seed and households delivery are kept; a `seed`
 Param draws again with that seed). Failures email the platform team.
@@ -30,6 +32,7 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
+    on_failure_callback=orch.failure_notifier(),  # one alert per failed DAG run
     params=orch.params("month", seed=Param(None, type=["null", "integer"], title="抽查随机种子 seed",
                                                description="Reproduce a recorded draw; empty = derived from the "
                                                            "configured secret and the period.")),
@@ -53,16 +56,26 @@ def fangpin_monthly_draw():
     def drawn_townships(drawn: dict) -> list[str]:
         return list(drawn.get("townships", []))
 
-    @task(map_index_template="{{ township_code }}")
-    def write_call_sheet(township_code: str, period: str, out_dir: str) -> list[str]:
+    @task(map_index_template=orch.TOWNSHIP_LABEL)
+    def write_call_sheet(township_code: str, period: str, out_dir: str) -> dict:
         from fangpin.pipeline import write_call_sheet as write
 
-        return write(period, township_code, out_dir)
+        orch.name_township(township_code, period)
+        return {"township_code": township_code, "paths": write(period, township_code, out_dir)}
+
+    @task(map_index_template=orch.TOWNSHIP_LABEL_ITEM)
+    def send_call_sheet(item: dict, period: str, force: bool, hold: str) -> list[str]:
+        """Restricted mail (【内部·限定范围】) to the spot-check team only; never to leaders."""
+        from fangpin.pipeline import send_call_sheets
+
+        orch.name_township(item["township_code"], period)
+        return [] if orch.held(hold) else send_call_sheets(period, item["township_code"], item["paths"], force=force)
 
     run = resolve()
     drawn = draw(run["period"], run["out_dir"], run["seed"])
-    write_call_sheet.partial(period=run["period"], out_dir=run["out_dir"]).expand(
+    sheets = write_call_sheet.partial(period=run["period"], out_dir=run["out_dir"]).expand(
         township_code=drawn_townships(drawn))
+    send_call_sheet.partial(period=run["period"], force=run["force"], hold=run["hold"]).expand(item=sheets)
 
 
 fangpin_monthly_draw()

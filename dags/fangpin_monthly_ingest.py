@@ -43,6 +43,7 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
+    on_failure_callback=orch.failure_notifier(),  # one alert per failed DAG run
     params=orch.params("month", accept_partial=Param(
         False, type="boolean", title="接受不完整数据 accept partial",
         description="Load a delivery the held-delivery rule would hold (fangpin load --accept-partial).")),
@@ -84,7 +85,8 @@ def fangpin_monthly_ingest():
         from fangpin.pipeline import screen_period
 
         result = screen_period(period, out_dir, pushed_on=run_day)
-        outlet_events[orch.SCREENING].extra = {"period": period, "suspected": int(result.get("suspected", 0))}
+        outlet_events[orch.SCREENING].extra = {"period": period, "suspected": int(result.get("suspected", 0)),
+                                               "out_dir": out_dir}  # the bulletin writes beside it
         return result
 
     @task
@@ -104,17 +106,19 @@ def fangpin_monthly_ingest():
         """The townships with at least one suspected household to verify (one push list each)."""
         return list(screening.get("push_townships", screening.get("townships", [])))
 
-    @task(map_index_template="{{ township_code }}")
+    @task(map_index_template=orch.TOWNSHIP_LABEL)
     def write_push_list(township_code: str, period: str, out_dir: str) -> dict:
         from fangpin.pipeline import write_push_list as write
 
+        orch.name_township(township_code, period)
         return {"township_code": township_code, "path": write(period, township_code, out_dir)}
 
-    @task(map_index_template="{{ item['township_code'] }}")
-    def send_push_list(item: dict, period: str, force: bool) -> list[str]:
+    @task(map_index_template=orch.TOWNSHIP_LABEL_ITEM)
+    def send_push_list(item: dict, period: str, force: bool, hold: str) -> list[str]:
         from fangpin.pipeline import send_push_list as send
 
-        return send(period, item["township_code"], item["path"], force=force)
+        orch.name_township(item["township_code"], period)
+        return [] if orch.held(hold) else send(period, item["township_code"], item["path"], force=force)
 
     run = resolve()
     ingested = ingest(run["period"], run["data_dir"], run["out_dir"])
@@ -124,7 +128,7 @@ def fangpin_monthly_ingest():
     ingested >> review(run["period"], run["out_dir"])
     lists = write_push_list.partial(period=run["period"], out_dir=run["out_dir"]).expand(
         township_code=suspect_townships(screened))
-    send_push_list.partial(period=run["period"], force=run["force"]).expand(item=lists)
+    send_push_list.partial(period=run["period"], force=run["force"], hold=run["hold"]).expand(item=lists)
 
 
 fangpin_monthly_ingest()

@@ -32,6 +32,7 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
+    on_failure_callback=orch.failure_notifier(),  # one alert per failed DAG run
     params={k: v for k, v in orch.params("month").items() if k in ("period", "force_send")},
     tags=["fangpin", "monthly", "province"],
     doc_md=__doc__,
@@ -39,8 +40,10 @@ from fangpin import orchestration as orch
 def fangpin_province_monthly():
     @task(multiple_outputs=True)
     def resolve(**context) -> dict:
-        return {"period": orch.period_of("month", context), "run_day": orch.run_day(context),
-                "force": bool(context["params"].get("force_send", False))}
+        period = orch.period_of("month", context)
+        return {"period": period, "run_day": orch.run_day(context),
+                "force": bool(context["params"].get("force_send", False)),
+                "hold": orch.mail_hold("month", period, context)}
 
     @task
     def counties() -> list[str]:
@@ -49,10 +52,10 @@ def fangpin_province_monthly():
         return county_codes()
 
     @task(map_index_template="{{ county }}", max_active_tis_per_dagrun=4)
-    def county_month(county: str, period: str, force: bool, run_day: str) -> dict:
+    def county_month(county: str, period: str, force: bool, run_day: str, hold: str) -> dict:
         from fangpin.province import run_county_month
 
-        return run_county_month(county, period, send=True, force=force, run_day=run_day)
+        return run_county_month(county, period, send=not orch.held(hold), force=force, run_day=run_day)
 
     @task
     def summary(results: list[dict], period: str) -> str:
@@ -61,9 +64,11 @@ def fangpin_province_monthly():
         return str(write_summary(list(results), period))
 
     run = resolve()
-    done = county_month.partial(period=run["period"], force=run["force"], run_day=run["run_day"]).expand(
+    done = county_month.partial(period=run["period"], force=run["force"], run_day=run["run_day"], hold=run["hold"]).expand(
         county=counties())
     summary(done, run["period"])
 
 
-fangpin_province_monthly()
+# Absent from a single-county deployment: only when FANGPIN_PROVINCE_FILE is set (environment only).
+if orch.province_configured():
+    fangpin_province_monthly()

@@ -28,6 +28,7 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
+    on_failure_callback=orch.failure_notifier(),  # one alert per failed DAG run
     params=orch.params("quarter"),
     tags=["fangpin", "quarterly", "report"],
     doc_md=__doc__,
@@ -50,13 +51,13 @@ def fangpin_quarterly():
             raise AirflowFailException(str(exc)) from exc
 
     @task
-    def send_quarterly(period: str, pdf: str, force: bool) -> list[str]:
+    def send_quarterly(period: str, pdf: str, force: bool, hold: str) -> list[str]:
         from fangpin.pipeline import send_report
 
-        return send_report("quarterly", period, pdf, force=force)
+        return [] if orch.held(hold) else send_report("quarterly", period, pdf, force=force)
 
     run = resolve()
-    send_quarterly(run["period"], build_quarterly(run["period"], run["out_dir"]), run["force"])
+    send_quarterly(run["period"], build_quarterly(run["period"], run["out_dir"]), run["force"], run["hold"])
 
 
 fangpin_quarterly()

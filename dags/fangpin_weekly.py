@@ -31,6 +31,7 @@ from fangpin import orchestration as orch
     catchup=False,
     max_active_runs=1,
     default_args=orch.default_args(),
+    on_failure_callback=orch.failure_notifier(),  # one alert per failed DAG run
     params=orch.params("week"),
     tags=["fangpin", "weekly", "report"],
     doc_md=__doc__,
@@ -63,17 +64,17 @@ def fangpin_weekly():
         return build_report("weekly", period, out_dir)
 
     @task
-    def send_weekly(period: str, pdf: str, force: bool) -> list[str]:
+    def send_weekly(period: str, pdf: str, force: bool, hold: str) -> list[str]:
         from fangpin.pipeline import send_report
 
-        return send_report("weekly", period, pdf, force=force)
+        return [] if orch.held(hold) else send_report("weekly", period, pdf, force=force)
 
     run = resolve()
     ingested = ingest_week(run["period"], run["data_dir"], run["out_dir"])
     marked = mark_overdue(run["period"])
     pdf = build_weekly(run["period"], run["out_dir"])
     ingested >> marked >> pdf
-    send_weekly(run["period"], pdf, run["force"])
+    send_weekly(run["period"], pdf, run["force"], run["hold"])
 
 
 fangpin_weekly()

@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(fonts-noto-cjk libharfbuzz-subset0 fontconfig poppler-utils)
+# --dev: headless Chromium for the offline Data Docs test (tests/test_offline_docs.py)
+[ "${1:-}" = "--dev" ] && DEBS+=(chromium)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

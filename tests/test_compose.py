@@ -139,3 +139,25 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
     (tmp_path / ".env").write_text(filled)
     subprocess.run(["docker", "compose", "-f", str(REPO / "docker-compose.yaml"), "--env-file",
                     str(tmp_path / ".env"), "config", "-q"], check=True, timeout=60)
+
+
+def test_secrets_are_writable_by_the_auth_manager(compose):
+    """SimpleAuthManager rewrites its passwords file at start and at every login: a read-only
+    mount made every login fail (OSError: Read-only file system)."""
+    vols = compose["x-airflow-common"]["volumes"]
+    secrets = [v for v in vols if ":/opt/airflow/secrets" in v]
+    assert len(secrets) == 1 and not secrets[0].endswith(":ro")
+    env = compose["x-airflow-common"]["environment"]
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].startswith("/opt/airflow/secrets/")
+    script = "\n".join(compose["services"]["airflow-init"]["command"])
+    chown = script[script.index("chown -R"):]
+    assert "/opt/airflow/secrets" in chown.split("\n        chmod")[0]  # owned by the Airflow user
+    assert "chmod 0600 /opt/airflow/secrets/passwords.json" in script
+
+
+def test_go_live_is_required_and_the_ui_and_schedules_use_shanghai_time(compose):
+    env = compose["x-airflow-common"]["environment"]
+    assert env["FANGPIN_GO_LIVE"].startswith("${FANGPIN_GO_LIVE:?")
+    assert env["AIRFLOW__CORE__DEFAULT_TIMEZONE"] == "Asia/Shanghai" and env["TZ"] == "Asia/Shanghai"
+    # no province file in a single-county deployment: the province DAG does not exist
+    assert "FANGPIN_PROVINCE_FILE" not in env

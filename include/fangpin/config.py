@@ -8,6 +8,7 @@ Policy thresholds are not here: they are dated parameters (parameters.yaml, see 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,12 @@ class Settings(BaseSettings):
         None, description="secret the spot-check and village draws derive their seeds from (with the period); "
                           "unset: the public demo secret, with a warning — set it in production")
     smtp_conn_id: str = "smtp_default"
+    go_live: dt.date | None = Field(
+        None, description="first day of production use: runs for periods that ended before it build their "
+                          "outputs but email nothing unless force_send (first unpause sends no stale report)")
+    allowed_roots: list[Path] = Field(
+        default_factory=list, description="folders the data_root/output_root Params may point into, besides "
+                                          "data_dir and output_dir")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

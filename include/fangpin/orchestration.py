@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+from html import escape
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,28 +58,98 @@ def timetable(spec: dict) -> CronTriggerTimetable:
     return CronTriggerTimetable(spec["cron"], timezone=TZ, interval=spec["interval"])
 
 
-# ---------------------------------------------------------------- failure notifier
+# ---------------------------------------------------------------- failure notifiers
 
-FAILURE_SUBJECT = "【fangpin 故障】{{ ti.dag_id }}.{{ ti.task_id }} 运行失败（{{ run_id }}）"
+# The templates use only `fangpin.*`, facts computed in Python from whatever the context holds
+# (a scheduled, asset-triggered or manual run; a task or a DAG callback), so rendering never
+# meets an undefined variable (issue 14: asset-triggered and manual runs have no data interval).
+FAILURE_SUBJECT = "【fangpin 故障】{{ fangpin.dag_id }} {{ fangpin.period }} {{ fangpin.what }} 运行失败"
 FAILURE_BODY = (
-    "<p>DAG <b>{{ ti.dag_id }}</b> 的任务 <b>{{ ti.task_id }}</b>"
-    "{% if ti.map_index is not none and ti.map_index >= 0 %}[{{ ti.map_index }}]{% endif %}"
-    " 在第 {{ ti.try_number }} 次尝试后失败。</p>"
-    "<p>运行：{{ run_id }}<br>数据区间：{{ data_interval_start }} — {{ data_interval_end }}</p>"
-    "<p>错误：{{ exception | string | e }}</p>"
-    "<p>日志：<a href=\"{{ ti.log_url }}\">{{ ti.log_url }}</a></p>"
+    "<p>DAG <b>{{ fangpin.dag_id }}</b>（期间 <b>{{ fangpin.period }}</b>）"
+    "的{{ fangpin.what_long }}失败{% if fangpin.try_number %}（第 {{ fangpin.try_number }} 次尝试，已无重试）{% endif %}。</p>"
+    "<p>运行：{{ fangpin.run_id }}（{{ fangpin.run_type }}）</p>"
+    "<p>错误：{{ fangpin.error | e }}</p>"
+    "<p>日志：{% if fangpin.log_url %}<a href=\"{{ fangpin.log_url }}\">{{ fangpin.log_url }}</a>"
+    "{% else %}（无）{% endif %}</p>"
 )
+
+# Which kind of period each DAG works on (for the alert's period line).
+DAG_KINDS = {
+    "fangpin_monthly_ingest": "month", "fangpin_monthly_bulletin": "month",
+    "fangpin_province_monthly": "month", "fangpin_weekly": "week", "fangpin_quarterly": "quarter",
+    "fangpin_monthly_draw": "draw",
+}
+
+
+def _first_line(exc) -> str:
+    if exc is None:
+        return "（未知错误）"
+    text = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1 if not isinstance(exc, BaseException) else 0] if lines else text
+
+
+def alert_facts(context: Mapping[str, Any]) -> dict:
+    """What a failure alert says, from any callback context; never raises."""
+    ti = context.get("ti") or context.get("task_instance")
+    run = context.get("dag_run")
+    dag = context.get("dag")
+    dag_id = (getattr(ti, "dag_id", None) or getattr(run, "dag_id", None) or getattr(dag, "dag_id", None)
+              or "（未知 DAG）")
+    kind = DAG_KINDS.get(dag_id)
+    period = "（期间未知）"
+    try:
+        if kind == "draw":
+            period = current_month(context)
+        elif kind:
+            period = period_of(kind, context)
+    except Exception as exc:  # an alert must never fail for want of a period
+        log.warning("alert: cannot tell the period (%s)", exc)
+    facts = {"dag_id": dag_id, "period": period, "run_id": context.get("run_id") or getattr(run, "run_id", None)
+             or getattr(ti, "run_id", None) or "（未知）",
+             "run_type": str(getattr(getattr(run, "run_type", None), "value", getattr(run, "run_type", "")) or ""),
+             "try_number": None, "log_url": None, "township": None}
+    label = None
+    if ti is not None:
+        task_id = getattr(ti, "task_id", "?")
+        map_index = getattr(ti, "map_index", None)
+        rendered = getattr(ti, "rendered_map_index", None)
+        label = f"{task_id}[{rendered or map_index}]" if map_index is not None and map_index >= 0 else task_id
+        if map_index is not None and map_index >= 0:
+            facts["township"] = rendered or str(map_index)
+        try:
+            facts["log_url"] = getattr(ti, "log_url", None)
+        except Exception:  # log_url needs the API server's base url; the alert goes without it
+            pass
+    if "reason" in context:  # a DAG-level callback (dag-processor): the run failed
+        facts.update(what="整次运行", what_long="整次运行",
+                     error=_first_line(context.get("reason") or "DAG 运行失败"))
+        if label:
+            facts["error"] += f"（最后的任务：{label}）"
+    else:
+        facts.update(what=label or "（未知任务）", what_long=f"任务 <b>{escape(label or '（未知任务）')}</b>",
+                     try_number=getattr(ti, "try_number", None), error=_first_line(context.get("exception")))
+    return facts
 
 
 class PlatformFailureNotifier(SmtpNotifier):
     """SmtpNotifier to settings().platform_team, through settings().smtp_conn_id.
 
-    Recipients, sender and connection are read when a failure is notified, not when the DAG
-    file is parsed (parsing reads no configuration file).
+    Used as the task-level on_failure_callback (one alert per task after its last try) and as
+    the DAG-level on_failure_callback (one alert per failed DAG run). Recipients, sender and
+    connection are read when a failure is notified, not when the DAG file is parsed.
     """
 
     def __init__(self, **kwargs):
         super().__init__(to=[], subject=FAILURE_SUBJECT, html_content=FAILURE_BODY, **kwargs)
+
+    def __call__(self, *args) -> None:
+        # render from the templates every time (rendering mutates the fields in place, and one
+        # notifier instance serves every task of a DAG file)
+        self.subject, self.html_content = FAILURE_SUBJECT, FAILURE_BODY
+        context = args[0] if len(args) == 1 else {"dag": args[0], "task_list": args[1]}
+        context["fangpin"] = alert_facts(context)
+        super().__call__(context)
 
     def notify(self, context):
         from fangpin.config import settings
@@ -96,15 +168,40 @@ def failure_notifier() -> PlatformFailureNotifier:
     return PlatformFailureNotifier()
 
 
+# ---------------------------------------------------------------- deployment facts read at parse time
+# (environment variables only: no file read, no database access)
+
+def sqlite_metadata() -> bool:
+    """True when Airflow's metadata database is SQLite (`airflow standalone`'s default): the
+    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN variable is unset or a sqlite URL."""
+    url = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "").strip()
+    return not url or url.startswith("sqlite")
+
+
+def sqlite_limits() -> dict:
+    """On SQLite, one instance of each task at a time (a 22-way mapped fan-out locks the
+    database: scheduler, dag-processor and triggerer die with `database is locked`).
+    FANGPIN_MAX_ACTIVE_TIS overrides the cap (0: none)."""
+    raw = os.environ.get("FANGPIN_MAX_ACTIVE_TIS")
+    cap = int(raw) if raw not in (None, "") else (1 if sqlite_metadata() else 0)
+    return {"max_active_tis_per_dag": cap} if cap > 0 else {}
+
+
+def province_configured() -> bool:
+    """The province DAG exists only when FANGPIN_PROVINCE_FILE is set (checked, not read)."""
+    return bool(os.environ.get("FANGPIN_PROVINCE_FILE", "").strip())
+
+
 def default_args(**overrides) -> dict:
     """Every task: owner, 2 retries with backoff, the failure email after the last try.
 
-    The callback is task-level (default_args) rather than DAG-level: in Airflow 3 a task's
-    callback runs in the worker right after the failed try, with the task's context and
-    connections; DAG-level callbacks run in the dag-processor and are not reliable there
-    (apache/airflow#63374).
+    The task-level callback runs in the worker right after the last failed try, with the task's
+    context and connections. Every DAG also has the same notifier as its DAG-level
+    on_failure_callback (one alert per failed run); that one runs in the dag-processor, which
+    therefore needs the SMTP connection too (apache/airflow#63374 on its limits).
     """
     args = {
+        **sqlite_limits(),
         "owner": OWNER,
         "retries": 2,
         "retry_delay": dt.timedelta(minutes=5),
@@ -114,6 +211,34 @@ def default_args(**overrides) -> dict:
     }
     args.update(overrides)
     return args
+
+
+# ---------------------------------------------------------------- mapped tasks: township labels
+
+# map_index_template of a per-township task: "451302104 石陵镇" once the task called
+# name_township() (Airflow renders the template again after the task, also when it failed),
+# the bare code before that. For tasks expanded over a dict, the second form.
+TOWNSHIP_LABEL = "{{ township | default(township_code) }}"
+TOWNSHIP_LABEL_ITEM = "{{ township | default(item['township_code']) }}"
+
+
+def name_township(code: str, period: str | None = None) -> str:
+    """In a mapped task: label the map index "code 名称" (the name from the period's regions feed;
+    the code alone when it cannot be read). Never fails the task."""
+    from airflow.sdk import get_current_context
+
+    label = str(code)
+    try:
+        if period:
+            from fangpin.pipeline import _engine, _township_name
+
+            name = _township_name(_engine(None), str(period), str(code))
+            if name and name != str(code):
+                label = f"{code} {name}"
+    except Exception as exc:  # the label is a convenience; the task's work decides its fate
+        log.info("township %s: no name for the map index (%s)", code, exc)
+    get_current_context()["township"] = label
+    return label
 
 
 # ---------------------------------------------------------------- Params (trigger form)
@@ -222,20 +347,120 @@ def current_month(context: Mapping[str, Any]) -> str:
     return str(Month.parse(run_day(context)[:7]))
 
 
-def folders(period: str, context: Mapping[str, Any], delivery: str | None = None) -> dict:
-    """The run's period with its delivery folder (data root / `delivery` month) and output folder."""
+def _dag_id(context: Mapping[str, Any]) -> str | None:
+    for obj in (context.get("ti"), context.get("dag_run"), context.get("dag")):
+        if getattr(obj, "dag_id", None):
+            return obj.dag_id
+    return None
+
+
+def _root(value: str | None, default: Path, allowed: list[Path], name: str) -> Path:
+    """A folder Param, allowed only inside the configured roots (data_dir, output_dir, allowed_roots)."""
+    if not value:
+        return default
+    path = Path(value).resolve()
+    roots = [Path(r).resolve() for r in allowed]
+    if not any(path == r or r in path.parents for r in roots):
+        raise ValueError(f"Param {name}={value!r} is outside the configured roots "
+                         f"({', '.join(str(r) for r in roots)}); add it to FANGPIN_ALLOWED_ROOTS to allow it")
+    return path
+
+
+def _event_output_root(context: Mapping[str, Any], period: str) -> str | None:
+    """The output root of the run whose asset event triggered this one (the ingest's
+    `extra["out_dir"]` = <root>/<period>), so an ingest given `output_root` has its bulletin
+    written beside it."""
+    events = context.get("triggering_asset_events") or {}
+    for asset in list(events):
+        for ev in events[asset]:
+            extra = getattr(ev, "extra", None) or {}
+            out = extra.get("out_dir")
+            if out and str(extra.get("period")) == str(period) and Path(out).name == str(period):
+                return str(Path(out).parent)
+    return None
+
+
+def folders(period: str, context: Mapping[str, Any], delivery: str | None = None, kind: str | None = None) -> dict:
+    """The run's period with its delivery folder (data root / `delivery` month), output folder,
+    `force` (force_send) and `hold` (why this run must email nothing, '' when it may; see mail_hold).
+
+    The data_root/output_root Params must lie inside settings().data_dir, output_dir or
+    allowed_roots: an operator cannot point a run at any server path."""
     from fangpin.config import settings
 
     p = context.get("params") or {}
     s = settings()
-    data_root = Path(p.get("data_root") or s.data_dir)
-    out_root = Path(p.get("output_root") or s.output_dir)
+    allowed = [s.data_dir, s.output_dir, *s.allowed_roots]
+    data_root = _root(p.get("data_root"), Path(s.data_dir), allowed, "data_root")
+    out_root = _root(p.get("output_root") or _event_output_root(context, period), Path(s.output_dir), allowed,
+                     "output_root")
+    kind = kind or DAG_KINDS.get(_dag_id(context) or "", "month")
     return {
         "period": period,
         "data_dir": str((data_root / (delivery or period)).resolve()),
         "out_dir": str((out_root / period).resolve()),
         "force": bool(p.get("force_send", False)),
+        "hold": mail_hold(kind, period, context),
     }
+
+
+# ---------------------------------------------------------------- safe go-live
+
+def _period(kind: str, period: str):
+    return {"week": Week.parse, "quarter": Quarter.parse}.get(kind, Month.parse)(period)
+
+
+def _next(kind: str, period: str) -> str:
+    p = _period(kind, period)
+    if kind == "week":
+        return str(Week(p.monday + dt.timedelta(days=7)))
+    if kind == "quarter":
+        return str(Quarter(p.year + 1, 1) if p.q == 4 else Quarter(p.year, p.q + 1))
+    return str(p.shift(1))
+
+
+def _run_instant(context: Mapping[str, Any]):
+    run = context.get("dag_run")
+    for value in (context.get("data_interval_end"), getattr(run, "run_after", None), context.get("logical_date")):
+        if value is not None:
+            return value
+    return None
+
+
+def mail_hold(kind: str, period: str, context: Mapping[str, Any]) -> str:
+    """Why this run must send no email ('' when it may). Outputs are built either way.
+
+    - the period ended before settings().go_live (first unpause runs the latest missed slot:
+      its stale reports must not reach anyone);
+    - a late run of an old period: the schedule has already moved on to the next period when
+      the run happens (e.g. a manual run of last quarter, a cleared run re-run months later).
+    The `force_send` Param overrides both."""
+    if (context.get("params") or {}).get("force_send"):
+        return ""
+    from fangpin.config import settings
+
+    go_live = settings().go_live
+    if go_live and _period(kind, period).end < go_live:
+        return (f"period {period} ended before the go-live date {go_live} (FANGPIN_GO_LIVE): outputs built, "
+                "no email sent; trigger with force_send to send")
+    instant = _run_instant(context)
+    if isinstance(instant, str):
+        instant = pendulum.parse(instant, tz=TZ)
+    if instant is not None:
+        nxt = _next(kind, period)
+        due = run_date(kind, nxt)
+        if instant >= due:
+            return (f"late run of {period}: the schedule moved on to {nxt} on {due:%Y-%m-%d %H:%M} "
+                    "(Asia/Shanghai); outputs built, no email sent; trigger with force_send to send")
+    return ""
+
+
+def held(hold: str | None) -> bool:
+    """In a send task: True (and the reason logged) when the run must email nothing."""
+    if hold:
+        log.warning("no email sent: %s", hold)
+        return True
+    return False
 
 
 # ---------------------------------------------------------------- the scheduled run for a period

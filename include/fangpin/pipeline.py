@@ -521,6 +521,34 @@ def write_call_sheet(period: str, township_code: str, out_dir: str, eng=None) ->
     return [str(p) for p in write_call_sheets(_engine(eng), str(period), Path(out_dir), townships=[township_code])]
 
 
+RESTRICTED_SUBJECT = "【内部·限定范围】{label}电话抽查表：{township}（含完整联系电话，仅限抽查组使用，不得转发）"
+
+
+def send_call_sheets(period: str, township_code: str, paths: list[str], force: bool = False, eng=None) -> list[str]:
+    """Emails a township's call sheets (restricted: full phone numbers) to settings().spot_check_team
+    only, one message per file, never twice unless forced; returns the recipients mailed now
+    (fangpin.notify refuses any recipient outside the spot-check team)."""
+    from fangpin.callsheets import SUFFIX, is_restricted
+    from fangpin.config import settings
+    from fangpin.notify import send_report
+
+    team = list(settings().spot_check_team)
+    month = Month.parse(period)
+    sent: list[str] = []
+    for path in map(Path, paths or []):
+        if not is_restricted(path):
+            raise ValueError(f"{path.name} is not a call sheet; refusing to send it as restricted mail")
+        township = path.stem.removesuffix(SUFFIX).replace("_", " ")
+        body = (f"<p>抽查组：</p><p>附件为{month.label}电话抽查表（{township}），含被抽查户完整联系电话，"
+                "属限定范围内部资料：仅限抽查组用于电话核实，不得转发、打印外传或上传公共平台，用后按规定销毁。</p>"
+                f"<p>{settings().issuing_office}</p>")
+        sent += send_report(f"call_sheet:{township_code}{path.suffix}", str(month), path, team,
+                            subject=RESTRICTED_SUBJECT.format(label=month.label, township=township),
+                            html_body=body, force=force, eng=_engine(eng), version=None,
+                            ascii_name=f"call_sheet_{township_code}_{month}{path.suffix}")
+    return sorted(set(sent))
+
+
 def report_month(kind: str, period: str) -> str:
     """The delivery month a report reads."""
     from fangpin.periods import Quarter, Week

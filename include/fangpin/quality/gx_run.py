@@ -172,7 +172,12 @@ def build_data_docs(docs_dir: Path, suites: dict[str, dict], results: dict, run_
             key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name), run_id, name)
             ctx.validation_results_store.set(key, result)
             resources += [key, ExpectationSuiteIdentifier(name)]
+        if ctx.config.analytics_enabled is not False:  # no GX usage statistics, whatever the env says
+            ctx.enable_analytics(False)
         ctx.build_data_docs(site_names=[SITE], resource_identifiers=resources or None)
+        from fangpin.quality.offline_docs import make_offline
+
+        make_offline(docs_dir)  # no CDN, no S3 logo with the data-context id: works offline
     index = docs_dir / "index.html"
     log.info("Data Docs: %s", index)
     return index
