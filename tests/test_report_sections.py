@@ -244,3 +244,32 @@ def test_rendered_pdfs_have_the_sections_and_no_personal_numbers(county, tmp_pat
     tt = pdf_text(tl)
     assert "疑点数据" in tt and "问题说明" in tt
     assert_no_personal_numbers(tt)
+
+
+def test_sections_on_the_hand_made_county_sqlite_and_postgresql(db_url):
+    """The sections' queries on both databases (the hand-made county of test_reports): before the
+    audit ran the section says so (未运行, no figures); after it, the figures are the stored rows;
+    十三清's county row is the sum of the townships and its 监测户 the bulletin's."""
+    from fangpin.reports import common as C
+    from tests.test_reports import populate
+
+    eng = db.engine(db_url)
+    populate(eng)
+    m = Month.parse("2026-10")
+    towns = C.townships(eng, m, C.households(eng, m))
+    pl = C.problem_list(eng, m)
+    before = sections.audit_section(eng, m, towns, pl)
+    assert not before["ran"] and {c["status"] for c in before["checks"]} == {"未运行"}
+    assert before["total"]["flagged"] == 0 and before["total"]["by_check"] == [None] * len(A.CHECKS)
+    result = A.audit(A.load_frames(eng, "2026-10"), "2026-10")
+    A.store_audit(eng, result)
+    after = sections.audit_section(eng, m, towns, pl)
+    assert after["ran"] and after["total"]["flagged"] == len(result.flagged)
+    assert [c["status"] for c in after["checks"]] == list(result.checks.sort_values("code")["status"])
+    t = sections.thirteen_clear(eng, m, towns)
+    mf = C.month_figures(eng, m)
+    assert t["total"]["monitored"] == mf["total"]["monitored"] > 0
+    for c in t["columns"]:
+        if c["delivered"]:
+            assert t["total"][c["key"]] == sum(r[c["key"]] for r in t["rows"])
+    assert {c["key"] for c in t["not_delivered"]} >= {"working", "public_welfare"}  # no 人社 feed there
