@@ -273,3 +273,33 @@ def test_sections_on_the_hand_made_county_sqlite_and_postgresql(db_url):
         if c["delivered"]:
             assert t["total"][c["key"]] == sum(r[c["key"]] for r in t["rows"])
     assert {c["key"] for c in t["not_delivered"]} >= {"working", "public_welfare"}  # no 人社 feed there
+
+
+def test_review_paragraph_with_a_draw_and_results(sqlite_url, tmp_path):
+    """The hand-made county has new 拟纳入 / 拟消除 decisions in October: the draw and one result
+    per decision type make the 抽查审核 figures, which the letter and the table quote."""
+    from fangpin.review import draw_date, run_review_draw
+    from tests.test_reports import populate
+
+    eng = db.engine(sqlite_url)
+    populate(eng)
+    drawn = run_review_draw(eng, "2026-10", tmp_path)
+    assert len(drawn) >= 2 and set(drawn["decision"]) == {"拟纳入", "拟消除"}
+    day = pd.Timestamp(draw_date("2026-10"))
+    first = drawn.sort_values(["decision", "position"]).groupby("decision").head(1)
+    results = pd.DataFrame({"household_id": first["household_id"].to_numpy(), "review_date": day,
+                            "conclusion": ["认定准确", "认定不准确"][:len(first)], "note": None,
+                            "source_row": range(2, 2 + len(first))})
+    with eng.begin() as conn:
+        db.replace_period(conn, "review_results", "2026-11", results)
+    ctx = monthly.build_context(eng, "2026-10")
+    r = ctx["review"]
+    assert r["drawn_any"] and r["total"]["drawn"] == len(drawn)
+    assert r["total"]["reviewed"] == 2 and r["total"]["accurate"] == 1 and r["total"]["inaccurate"] == 1
+    assert r["total"]["pending"] == len(drawn) - 2
+    assert r["total"]["households"] == sum(row["households"] for row in r["rows"])
+    assert abs(r["total"]["share"] - len(drawn) / r["total"]["households"]) < 1e-9
+    letter = "".join(ctx["letter"])
+    assert f"抽取{len(drawn):,}户开展县级审核" in letter and "认定不准确1户" in letter
+    html = render_html(monthly.TEMPLATE, ctx)
+    assert "（二）抽查审核" in html and f"待审核{r['total']['pending']:,}户" in html
