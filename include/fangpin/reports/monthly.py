@@ -12,6 +12,7 @@ from fangpin.config import settings
 from fangpin.params import param
 from fangpin.periods import Month
 from fangpin.reports import common as C
+from fangpin.reports import sections as S
 
 KIND = "monthly"
 TEMPLATE = "monthly.html"
@@ -45,9 +46,13 @@ def _pct(v, none: str = "") -> str:
     return f"{v * 100:.1f}%"
 
 
-def letter(county: str, label: str, total: dict, visit: dict, rect_days: int, area: str | None = None) -> list[str]:
+def letter(county: str, label: str, total: dict, visit: dict, rect_days: int, area: str | None = None,
+           term: str = "监测对象", audit: dict | None = None, review: dict | None = None) -> list[str]:
     """The paragraphs of 致四家班子领导的一封信 (figures only; no personal data). Every figure is a
-    county total of the tables and lists that follow (tests/test_reconcile.py checks it)."""
+    county total of the tables and lists that follow (tests/test_reconcile.py checks it). `term`
+    is the period's name for the monitored (terms.monitored_object); `audit` and `review` the
+    sections.audit_section / sections.review_paragraph results (their paragraph is left out
+    when None)."""
     t = total
     area = area or f"全{county[-1]}"
     quarantined = ""
@@ -56,7 +61,7 @@ def letter(county: str, label: str, total: dict, visit: dict, rect_days: int, ar
                        "因数据校验未通过被隔离、暂未计入以下数字，已退回数据报送单位核改。")
     paras = [
         f"现将{county}{label}防返贫动态监测和帮扶工作情况报告如下。",
-        f"一是监测帮扶。{area}现有监测户{t['monitored']:,}户{t.get('monitored_persons', 0):,}人，"
+        f"一是监测帮扶。{area}现有监测户{t['monitored']:,}户{t.get('monitored_persons', 0):,}人（{term}），"
         f"本月新识别纳入{t['new_entries']:,}户，本月标注风险消除{t['eliminated_in_month']:,}户；"
         f"累计风险消除{t['eliminated_total']:,}户{t.get('eliminated_persons', 0):,}人，"
         f"风险消除率按户{_pct(t['elimination_rate'], '无监测户')}、按人{_pct(t.get('elimination_rate_persons'), '无监测户')}。"
@@ -73,6 +78,16 @@ def letter(county: str, label: str, total: dict, visit: dict, rect_days: int, ar
         f"问题整改率{_pct(t['rectification_rate'], '无到期问题')}；"
         f"红单{t['red']:,}个、黄单{t['yellow']:,}个、蓝单{t['blue']:,}个。各乡镇须在通报后{rect_days}日内整改到位。",
     ]
+    if audit is not None and audit["ran"]:
+        a = audit["total"]
+        paras.append(f"五是疑点数据核查。本月对监测信息系统数据开展疑点核查，发现疑点户{a['flagged']:,}户，"
+                     f"均已列入所在乡镇问题清单；清单共列“疑点数据”问题{a['listed']:,}个，其中本月新发现{a['new']:,}个。"
+                     + (f"因数据项未提供，{'、'.join(c['code'] for c in audit['skipped'])}项未核查。" if audit["skipped"] else ""))
+    if review is not None and review["drawn_any"]:
+        r = review["total"]
+        paras.append(f"六是抽查审核。对本月新识别纳入、新标注风险消除的{term}认定抽取{r['drawn']:,}户开展县级审核"
+                     f"（抽查比例{_pct(r['share'])}），已审核{r['reviewed']:,}户，其中认定准确{r['accurate']:,}户、"
+                     f"认定不准确{r['inaccurate']:,}户，待审核{r['pending']:,}户。")
     ask = []
     if visit["bottom"]:
         ask.append(f"综合排名靠后的{'、'.join(visit['bottom'])}")
@@ -95,6 +110,10 @@ def build_context(eng: Engine, period: str | Month) -> dict:
     table, total = mf["table"], mf["total"]
     rect_days = C.rectification_days(issued)
     visit = visit_townships(table, issued)
+    term = str(param("terms.monitored_object", month.end))
+    audit = S.audit_section(eng, month, mf["towns"], mf["problems"])
+    flags = S.policy_flag_rows(mf["screening"], mf["towns"])
+    review = S.review_paragraph(eng, month)
     rows = C.records(table)
     problems = C.decorate_problems(mf["problems"], mf["households"], mf["towns"], mf["villages"])
     by_town = {}
@@ -124,7 +143,12 @@ def build_context(eng: Engine, period: str | Month) -> dict:
         "county": s.county,
         "issuing_office": s.issuing_office,
         "area": s.area_word,
-        "letter": letter(s.county, month.label, total, visit, rect_days, s.area_word),
+        "letter": letter(s.county, month.label, total, visit, rect_days, s.area_word, term, audit, review),
+        "term": term,
+        "audit": audit,
+        "policy_flags": flags,
+        "review": review,
+        "review_share_param": float(param("review.sample_share", month.end)),
         "visit": visit,
         "rows": rows,
         "ranked": C.records(ranked),

@@ -14,6 +14,7 @@ from fangpin.config import settings
 from fangpin.params import param
 from fangpin.periods import Quarter
 from fangpin.reports import common as C
+from fangpin.reports import sections as S
 
 KIND = "quarterly"
 TEMPLATE = "quarterly.html"
@@ -98,6 +99,9 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
         dept_rows.append({"feed": d["feed"], "department": d["department"], "label": d["label"],
                           "group": d["group"], "months": [dm[i] for dm in depts]})
 
+    # 十三清: the quarter's last month (delivered, require_data above), per township + county total
+    thirteen = S.thirteen_clear(eng, months[-1], figs[-1]["towns"])
+
     town_names = [names[c] for c in codes]
     chart_elim = charts.grouped_bars(town_names, {lab: list(per["elimination_rate"][lab]) for lab in labels},
                                      title="各乡镇风险消除率（按月）", pct=True)
@@ -130,6 +134,7 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
         "departments": dept_rows,
         "missing_months": [m.label for m, ok in zip(months, delivered) if not ok],
         "method": C.method_rows(figs[-1]["weights"]),
+        "thirteen": thirteen,
         "charts": {"elimination": chart_elim, "problems": chart_problems, "rates": chart_rates,
                    "departments": chart_dept},
     }

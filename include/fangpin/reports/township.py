@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from fangpin.config import settings
 from fangpin.periods import Month
 from fangpin.reports import common as C
+from fangpin.reports import sections as S
 
 KIND = "problems"
 TEMPLATE = "township_problems.html"
@@ -52,6 +53,7 @@ def build_context(eng: Engine, period: str | Month, township_code: str) -> dict:
         "open_count": len(open_rows),
         "closed_count": len(rows) - len(open_rows),
         "counts": counts,
+        "audit_notes": S.audit_notes(rows),
         "rectification_days": C.rectification_days(issued),
         "deadline": issued + dt.timedelta(days=C.rectification_days(issued)),
         "area": s.area_word,
