@@ -39,7 +39,7 @@ def _month_cycle(root: Path, eng, period: str, bulletin: bool = True) -> None:
     P.ingest(root / "in" / period, period, out, eng=eng, build_docs=False)
     P.screen_period(period, str(out), eng=eng)
     if bulletin:
-        P.sample_period(period, str(out), eng=eng)
+        P.sample_period(period, str(out), eng=eng, keep_recorded=True)
         P.derive_problems(period, eng=eng)
 
 
@@ -58,9 +58,15 @@ def living(tmp_path_factory):
         eng = db.engine()
         _month_cycle(root, eng, str(Month.parse(MONTHS[0]).shift(-1)), bulletin=False)
         weeks = []
-        for _, kind, period in _calendar()(MONTHS, False, "no"):
-            if kind == "week":
+        from fangpin import pipeline as P
+
+        for _, kind, period in _calendar()(MONTHS, True, "no"):
+            if kind == "draw":  # the draw of month M is made and dated at the start of M
+                P.sample_period(period, str(root / "out" / period), eng=eng)
+            elif kind == "week":  # the townships' feedback of the week, ingested by the weekly run
                 generate_week(root / "in", period, eng, seed=SEED, households=HOUSEHOLDS)
+                P.ingest_week(period, root / "in" / "weekly" / period, eng=eng)
+                P.weekly_feedback(period, eng=eng)
                 weeks.append(period)
             elif kind == "month":
                 _month_cycle(root, eng, period)

@@ -91,8 +91,17 @@ def draw_village(eng: Engine, week: Week, village_codes: list[str], seed: int | 
 # ---- figures -----------------------------------------------------------------------------------
 
 def registry_month(eng: Engine, week: Week) -> Month:
-    """The delivery the week reads: week.month, or the latest loaded one before it."""
+    """The delivery the week reads: the latest loaded one that had arrived when the 周统计 is
+    issued (the Monday after the week; month M arrives with its ingest on the 6th of M+1), so a
+    re-run after later deliveries reproduces the report. Without one: week.month, or the latest
+    loaded one before it."""
+    from fangpin.problems import bulletin_date
+
+    issued = week.end + dt.timedelta(days=1)
     loaded = [p for p in periods_loaded(eng) if p <= str(week.month)]
+    known = [p for p in loaded if bulletin_date(p) <= issued]
+    if known:
+        return Month.parse(known[-1])
     return Month.parse(loaded[-1]) if loaded else week.month
 
 
