@@ -21,7 +21,8 @@
    - on the 10th after a quarter's last month: the quarterly dispatch materials;
 4. prints where everything landed.
 
-Run it again and it gives the same outputs, replaces the periods' rows and sends no email twice.
+Run it again and it keeps the same data outputs, replaces the periods' rows and sends nothing twice;
+a report rebuilt after later township feedback had arrived is sent as a 更正版.
 
 With --province FILE (a province file, docs/province.md) it generates one county per entry into
 <incoming>/<county_code>/<period>/ (one-shot deliveries, fangpin.generate.generate_county) and
