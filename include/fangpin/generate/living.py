@@ -104,9 +104,10 @@ def sent_pushes(eng: Engine, until: dt.date) -> pd.DataFrame:
 
 
 def bulletin_day(period: str) -> dt.date:
-    """The 通报日期 of a period's bulletin: day problems.bulletin_day of the next month."""
-    nxt = Month.parse(period).shift(1).start
-    return nxt + dt.timedelta(days=int(param("problems.bulletin_day", nxt)) - 1)
+    """The 通报日期 of a period's bulletin (fangpin.problems.bulletin_date, its one home)."""
+    from fangpin.problems import bulletin_date
+
+    return bulletin_date(period)
 
 
 def issued_problems(eng: Engine, until: dt.date) -> pd.DataFrame:
