@@ -88,6 +88,11 @@ def test_a_year_of_escalation_on_one_database(october, tmp_path):
     assert at_bulletin.loc["M1", "state"] == "蓝" and at_bulletin.loc["M1", "deadline"] == dt.date(2026, 11, 9)
     assert at_bulletin.loc["V1", "state"] == "红"  # 应纳未纳: red from its own bulletin
 
+    # the 周统计 of week 45 (issued Monday 9 November), before week 46's drop arrives
+    from fangpin.reports import weekly
+
+    w45_before = weekly.build_context(eng, "2026-W45")
+
     # ---- week 46: the townships' feedback drop ---------------------------------------------
     drop = tmp_path / "incoming" / "weekly" / W46
     write_csv(drop, "rectifications", [
@@ -135,9 +140,21 @@ def test_a_year_of_escalation_on_one_database(october, tmp_path):
         marked = dict(c.execute(select(Problem.household_id, Problem.yellow_on)).all())
     assert marked["M1"] == marked["M4"] == dt.date(2026, 11, 15) and marked["M2"] is None
 
-    # the 周统计 of week 46 shows that week's work
-    from fangpin.reports import weekly
+    # what is known when: the closures came with week 46's drop, in on Monday 16 November
+    assert read_feedback(eng, "rectifications")["arrived_on"].eq(pd.Timestamp("2026-11-16")).all()
+    assert len(read_feedback(eng, "rectifications", known_by=dt.date(2026, 11, 15))) == 0
+    seen_15 = P.problem_list(eng, OCT, as_of=dt.date(2026, 11, 15),
+                             known_by=dt.date(2026, 11, 15)).set_index("household_id")
+    assert seen_15.loc["M2", "state"] == "黄" and seen_15.loc["M2", "closed_on"] is None
+    seen_16 = P.problem_list(eng, OCT, as_of=dt.date(2026, 11, 15),
+                             known_by=dt.date(2026, 11, 16)).set_index("household_id")
+    assert seen_16[["state", "on_time"]].equals(week_end[["state", "on_time"]])
+    # week 45's 周统计 rebuilt now reads only what had arrived by its date: unchanged, M2's
+    # rectification of the 8th (a week-45 date, delivered with week 46) not in it
+    w45_after = weekly.build_context(eng, "2026-W45")
+    assert w45_after["total"] == w45_before["total"] and w45_after["total"]["rectified_week"] == 0
 
+    # the 周统计 of week 46 shows that week's work
     ctx = weekly.build_context(eng, W46)
     total = ctx["total"]
     assert total["inspected_week"] == 2 and total["risk_found_week"] == 1

@@ -6,7 +6,13 @@ fangpin.weekly) and may also include it in the monthly delivery (`<data_root>/<Y
 Both land in the same feed tables, keyed by the delivery (`period` = `2026-10` or `2026-W46`).
 `read_feedback` returns the rows *dated* in a range whatever delivery brought them, an exact
 duplicate (same values in every column of the feed, e.g. a row sent weekly and again with the
-month) counted once. See docs/weekly.md.
+month) counted once.
+
+What is known when (data contract section 4): a report dated D reads only the deliveries that
+had arrived by D (`known_by=D`), so re-running it after later deliveries reproduces it. A
+delivery arrives on its scheduled run day (`arrived_on`): month M with the monthly ingest, day
+screening.push_day of M+1; week W with the weekly run, the Monday after W. A row sent in
+several deliveries counts from the earliest to arrive. See docs/weekly.md.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from fangpin import feeds as F
+from fangpin.params import param
+from fangpin.periods import Month, Week
 from fangpin.store.models import FEED_TABLES
 
 # feed -> the column that dates a row
@@ -29,15 +37,25 @@ DATE_COLUMN = {
 FEEDBACK_FEEDS = tuple(DATE_COLUMN)
 
 
+def arrived_on(delivery: str) -> dt.date:
+    """The day a delivery is in: month YYYY-MM on day screening.push_day of the next month (the
+    monthly ingest's scheduled day), week YYYY-Www on the Monday after the week (the weekly run)."""
+    if "W" in str(delivery):
+        return Week.parse(str(delivery)).end + dt.timedelta(days=1)
+    nxt = Month.parse(str(delivery)).shift(1).start
+    return nxt + dt.timedelta(days=int(param("screening.push_day", nxt)) - 1)
+
+
 def read_feedback(eng: Engine, feed: str, first: dt.date | None = None, last: dt.date | None = None,
-                  columns: list[str] | None = None) -> pd.DataFrame:
+                  columns: list[str] | None = None, known_by: dt.date | None = None) -> pd.DataFrame:
     """The accepted rows of a feedback feed dated in [first, last] (either bound optional), from
-    every monthly and weekly delivery, exact duplicates counted once (the copy of the earliest
-    delivery, then file row, is kept).
+    every monthly and weekly delivery that had arrived by `known_by` (every delivery when None),
+    exact duplicates counted once (the copy of the earliest delivery to arrive, then file row, is
+    kept).
 
     Returns the feed's columns (dates as datetime64) plus `period` (the delivery that brought the
-    row) and `source_row`, sorted by date, delivery and row; only `columns` (in that order) when
-    given."""
+    row), `arrived_on` (its day, datetime64) and `source_row`, sorted by date, arrival and row;
+    only `columns` (in that order) when given."""
     if feed not in DATE_COLUMN:
         raise KeyError(f"{feed!r} is not a feedback feed; feedback feeds: {', '.join(FEEDBACK_FEEDS)}")
     table = FEED_TABLES[feed]
@@ -53,12 +71,15 @@ def read_feedback(eng: Engine, feed: str, first: dt.date | None = None, last: dt
     for c in F.FEEDS[feed].columns:
         if c.kind == F.DATE:
             df[c.name] = pd.to_datetime(df[c.name])
-    # monthly deliveries (YYYY-MM) sort before weekly ones (YYYY-Www) of the same year: "-1" < "-W"
-    df = (df.sort_values([DATE_COLUMN[feed], "period", "source_row"], kind="stable")
+    arrival = {p: arrived_on(p) for p in df["period"].unique()}
+    df["arrived_on"] = pd.to_datetime(df["period"].map(arrival))
+    if known_by is not None:
+        df = df[df["arrived_on"] <= pd.Timestamp(known_by)]
+    df = (df.sort_values([DATE_COLUMN[feed], "arrived_on", "period", "source_row"], kind="stable")
           .drop_duplicates(subset=own, keep="first").reset_index(drop=True))
     if columns is not None:
         return df[list(columns)]
-    return df[[*own, "period", "source_row"]]
+    return df[[*own, "period", "arrived_on", "source_row"]]
 
 
 def deliveries(eng: Engine, feed: str) -> list[str]:

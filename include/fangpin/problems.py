@@ -24,8 +24,12 @@ State (data contract section 4) — this module is its only home; reports read `
 - 已销号 once rectified: 是否按期整改 = 是 when the 整改日期 is not after the deadline in force that
   day, else 否. A rectification dated before the problem's 通报日期 is quarantined at ingest
   (`rectification_check`) and never closes it.
-States are computed for a date (`states(..., as_of)`) from stored facts only, so re-running a
-past period or week reproduces it. See docs/problems.md.
+States are computed for a date from stored facts only (`states(..., as_of, known_by)`): a closure
+counts once it is dated on or before `as_of`; a report also passes `known_by`, its own date, and
+then a closure counts only if its rectification had arrived by then (closed_known_on,
+fangpin.feedback.arrived_on), so re-running a past period or week after later deliveries
+reproduces it. Without `known_by` (problems.csv, `fangpin problems --as-of`) every stored fact
+counts: the state on that day as best known now. See docs/problems.md.
 """
 
 from __future__ import annotations
@@ -67,11 +71,12 @@ ESCALATION = {
 }
 
 COLUMNS = ["problem_id", "period", "problem_type", "township_code", "village_code", "household_id", "detail",
-           "found_on", "deadline", "closed_on", "closing_note", "notified_on", "yellow_on", "red_on"]
+           "found_on", "deadline", "closed_on", "closing_note", "closed_known_on", "notified_on", "yellow_on",
+           "red_on"]
 # deadline: the deadline in force on the list's date; first_deadline: 通报日期 + rectification days;
 # state: 蓝|黄|红|已销号; on_time: 是|否|None
 LIST_COLUMNS = COLUMNS + ["status", "colour", "is_new", "state", "on_time", "first_deadline"]
-_DATE_COLS = ("found_on", "deadline", "closed_on", "notified_on", "yellow_on", "red_on")
+_DATE_COLS = ("found_on", "deadline", "closed_on", "closed_known_on", "notified_on", "yellow_on", "red_on")
 # problems.csv (data contract section 3)
 CSV_NAME = "problems.csv"
 CSV_COLUMNS = {"problem_id": "问题编号", "township_code": "乡镇代码", "household_id": "户编号",
@@ -138,21 +143,23 @@ def _read_pushes(eng: Engine, month: Month) -> pd.DataFrame:
     return df
 
 
-def verification_problems(eng: Engine, period: Month | str) -> pd.DataFrame:
+def verification_problems(eng: Engine, period: Month | str, known_by: dt.date | None = None) -> pd.DataFrame:
     """应纳未纳 and 核实超期 for the pushes whose deadline falls in the period.
 
     A push of screening S goes out on pushed_on (the day the ingest of S actually ran) and must be verified
     by verify_by = pushed_on + problems.verification_days. Verifications are read from every
-    monthly and weekly delivery (fangpin.feedback.read_feedback), dated on or after the push and
-    not after the period's end; the earliest one counts. Households already monitored when screened are not asked to verify."""
+    monthly and weekly delivery arrived by `known_by` (default: the period's bulletin date;
+    fangpin.feedback.read_feedback), dated on or after the push and not after the period's end; the
+    earliest one counts. Households already monitored when screened are not asked to verify."""
     month = Month.parse(str(period))
+    known_by = known_by or bulletin_date(month)
     pushes = _read_pushes(eng, month)
     pushes = pushes[~pushes["already_monitored"]]
     if pushes.empty:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
     first = Month.of(pushes["pushed_on"].min().date())
     ver = read_feedback(eng, "verifications", first.start, month.end,
-                        columns=["household_id", "verify_date", "conclusion"])
+                        columns=["household_id", "verify_date", "conclusion"], known_by=known_by)
     joined = pushes.merge(ver, on="household_id", how="left")
     joined = joined[joined["verify_date"].isna() | (joined["verify_date"] >= joined["pushed_on"])]
     earliest = (joined.sort_values("verify_date").drop_duplicates(["household_id", "period"])
@@ -217,24 +224,26 @@ def monitoring_problems(eng: Engine, period: Month | str, province: str | None =
     return out[CANDIDATE_COLUMNS]
 
 
-def spot_check_candidates(eng: Engine, period: Month | str) -> pd.DataFrame:
+def spot_check_candidates(eng: Engine, period: Month | str, known_by: dt.date | None = None) -> pd.DataFrame:
     try:
         from fangpin.sample import spot_check_problems
     except ImportError:  # the spot-check stage is optional
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
-    df = spot_check_problems(eng, str(Month.parse(str(period))))
+    df = spot_check_problems(eng, str(Month.parse(str(period))), known_by=known_by)
     if df.empty:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
     fact = df["draw_period"] if "draw_period" in df else pd.Series(str(period), index=df.index)
     return df.assign(fact=fact.astype(str), found_on=pd.to_datetime(df["found_on"]))[CANDIDATE_COLUMNS]
 
 
-def candidates(eng: Engine, period: Month | str) -> pd.DataFrame:
-    """Every problem the period's data show (before numbering and matching with stored problems)."""
+def candidates(eng: Engine, period: Month | str, known_by: dt.date | None = None) -> pd.DataFrame:
+    """Every problem the period's data show (before numbering and matching with stored problems),
+    from the township feedback arrived by `known_by` (default: the period's bulletin date)."""
     from fangpin.audit import audit_problem_candidates
 
-    parts = [verification_problems(eng, period), monitoring_problems(eng, period), spot_check_candidates(eng, period),
-             audit_problem_candidates(eng, period)]
+    known_by = known_by or bulletin_date(Month.parse(str(period)))
+    parts = [verification_problems(eng, period, known_by), monitoring_problems(eng, period),
+             spot_check_candidates(eng, period, known_by), audit_problem_candidates(eng, period)]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=CANDIDATE_COLUMNS)
@@ -283,11 +292,31 @@ def _state(period: str, problem_type: str, notified_on: dt.date, closed_on: dt.d
     return (STATE_YELLOW if as_of > deadline else STATE_BLUE), deadline, None, None
 
 
-def states(problems: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """`problems` (read_problems rows) with their state on `as_of`: state (蓝|黄|红|已销号), deadline
-    (in force that day), first_deadline (通报日期 + rectification days), on_time (是|否 once closed,
-    else None), red_since, status (未整改 | 逾期未整改: open past its first deadline | 已整改) and
-    colour (蓝单|黄单|红单, "" when closed)."""
+def as_known(problems: pd.DataFrame, as_of: dt.date, known_by: dt.date | None = None) -> pd.DataFrame:
+    """`problems` on `as_of`, as a report dated `known_by` saw them (None: as known now): a closure
+    dated after `as_of`, or whose rectification arrived after `known_by`, has not happened (整改日期
+    and 整改情况 empty). Closures stored without their arrival day count as known."""
+    def unknown(closed, known) -> bool:
+        if closed is None or pd.isna(closed):
+            return False
+        return closed > as_of or (known_by is not None and known is not None and not pd.isna(known)
+                                  and known > known_by)
+
+    out = problems.copy()
+    known_col = out["closed_known_on"] if "closed_known_on" in out else pd.Series(None, index=out.index, dtype=object)
+    later = pd.Series([unknown(c, k) for c, k in zip(out["closed_on"], known_col)], index=out.index, dtype=bool)
+    for c in ("closed_on", "closing_note", "closed_known_on"):
+        if c in out:
+            out[c] = out[c].astype("object").where(~later, None)
+    return out
+
+
+def states(problems: pd.DataFrame, as_of: dt.date, known_by: dt.date | None = None) -> pd.DataFrame:
+    """`problems` (read_problems rows) with their state on `as_of` as known by `known_by` (None: as
+    known now; see `as_known`): state (蓝|黄|红|已销号), deadline (in force that day), first_deadline
+    (通报日期 + rectification days), on_time (是|否 once closed, else None), red_since, status
+    (未整改 | 逾期未整改: open past its first deadline | 已整改) and colour (蓝单|黄单|红单, "" when
+    closed)."""
     cache: dict[Month, dt.date] = {}
 
     def bulletins(m: Month) -> dt.date:
@@ -295,13 +324,7 @@ def states(problems: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
             cache[m] = bulletin_date(m)
         return cache[m]
 
-    out = problems.copy()
-    # a closure after `as_of` had not happened yet on that day: the problem is open, 整改日期 empty
-    later = pd.Series([c is not None and not pd.isna(c) and c > as_of for c in out["closed_on"]], index=out.index,
-                      dtype=bool)
-    out["closed_on"] = out["closed_on"].astype("object").where(~later, None)
-    if "closing_note" in out:
-        out["closing_note"] = out["closing_note"].astype("object").where(~later, None)
+    out = as_known(problems, as_of, known_by)
     rows = [_state(p, t, n, c, as_of, bulletins) for p, t, n, c in
             zip(out["period"], out["problem_type"], out["notified_on"], out["closed_on"])]
     out["state"] = [r[0] for r in rows]
@@ -342,9 +365,10 @@ def rectification_check(eng: Engine):
 def apply_rectifications(eng: Engine, first: dt.date | None = None, last: dt.date | None = None) -> pd.DataFrame:
     """Closes the stored problems named by the rectification rows dated in [first, last] (all
     deliveries, monthly and weekly): closed_on = the earliest 整改日期 on or after the problem's
-    通报日期, closing_note = its 整改情况; a problem closed earlier keeps its closure. Rows dated
-    before the 通报日期 (quarantined at ingest) never close a problem. Returns the rows naming an
-    unknown 问题编号 (reported, never accepted)."""
+    通报日期 (the copy that arrived first when several share it), closing_note = its 整改情况,
+    closed_known_on = the day its delivery arrived; a problem closed earlier keeps its closure.
+    Rows dated before the 通报日期 (quarantined at ingest) never close a problem. Returns the rows
+    naming an unknown 问题编号 (reported, never accepted)."""
     rect = read_feedback(eng, "rectifications", first, last)
     if rect.empty:
         return rect.assign(reason=pd.Series(dtype="object"))
@@ -356,25 +380,36 @@ def apply_rectifications(eng: Engine, first: dt.date | None = None, last: dt.dat
     valid = known[known["rectify_date"].dt.date >= known["notified_on"]]
     if len(valid) < len(known):
         log.warning("rectifications: %d rows dated before their problem's 通报日期 ignored", len(known) - len(valid))
-    first_rows = valid.sort_values(["rectify_date", "period", "source_row"]).drop_duplicates("problem_id")
-    current = stored["closed_on"]
-    to_close = first_rows[[current.get(i) is None or current.get(i) > d.date()
-                           for i, d in zip(first_rows["problem_id"], first_rows["rectify_date"])]]
+    first_rows = (valid.sort_values(["rectify_date", "arrived_on", "period", "source_row"])
+                  .drop_duplicates("problem_id"))
+    current = stored[["closed_on", "closed_known_on"]].to_dict("index")
+
+    def improves(pid, day, known) -> bool:
+        c = current[pid]
+        if c["closed_on"] is None or pd.isna(c["closed_on"]) or c["closed_on"] > day:
+            return True
+        return c["closed_on"] == day and (c["closed_known_on"] is None or pd.isna(c["closed_known_on"])
+                                          or c["closed_known_on"] > known)
+
+    to_close = first_rows[[improves(i, d.date(), k.date()) for i, d, k in
+                           zip(first_rows["problem_id"], first_rows["rectify_date"], first_rows["arrived_on"])]]
     t = Problem.__table__
     with eng.begin() as conn:
         for r in to_close.itertuples(index=False):
             conn.execute(update(t).where(t.c.problem_id == r.problem_id)
-                         .values(closed_on=r.rectify_date.date(), closing_note=r.description))
+                         .values(closed_on=r.rectify_date.date(), closing_note=r.description,
+                                 closed_known_on=r.arrived_on.date()))
     if len(unknown):
         log.warning("rectifications: %d rows name an unknown 问题编号", len(unknown))
     log.info("rectifications: %d problems closed", len(to_close))
     return unknown.reset_index(drop=True)
 
 
-def unknown_rectifications(eng: Engine, period: Month | str) -> pd.DataFrame:
-    """The rectification rows dated in the period (any delivery) whose 问题编号 names no problem."""
+def unknown_rectifications(eng: Engine, period: Month | str, known_by: dt.date | None = None) -> pd.DataFrame:
+    """The rectification rows dated in the period (any delivery arrived by `known_by`, default the
+    period's bulletin date) whose 问题编号 names no problem."""
     month = Month.parse(str(period))
-    rect = read_feedback(eng, "rectifications", month.start, month.end)
+    rect = read_feedback(eng, "rectifications", month.start, month.end, known_by=known_by or bulletin_date(month))
     ids = set(read_problems(eng)["problem_id"])
     rect = rect.assign(problem_id=_normalise_ids(rect["problem_id"]))
     return rect[~rect["problem_id"].isin(ids)].assign(reason="问题编号不存在：未找到该编号的通报问题").reset_index(drop=True)
@@ -398,8 +433,9 @@ def derive_problems(eng: Engine, period: Month | str, bulletin_date: dt.date | N
     p = str(month)
     bdate = bulletin_date or _default_bulletin_date(month)
     apply_rectifications(eng)
-    cand = candidates(eng, month)
+    cand = candidates(eng, month, known_by=bdate)
     stored = read_problems(eng)
+    seen = as_known(stored, bdate, bdate)  # the closures known on the bulletin's day
     deadline = deadline_after(bdate)
 
     cand["problem_id"] = [problem_id(t, h, f) for t, h, f in zip(cand["problem_type"], cand["household_id"],
@@ -407,7 +443,7 @@ def derive_problems(eng: Engine, period: Month | str, bulletin_date: dt.date | N
     cand = cand.drop_duplicates("problem_id")
     by_id = stored.set_index("problem_id")
     period_of = by_id["period"].to_dict()
-    open_at = stored["closed_on"].map(lambda d: d is None or d > bdate).astype(bool)
+    open_at = seen["closed_on"].isna()
     earlier_open = stored[(stored["period"] < p) & open_at]
     continuing = set(zip(earlier_open["problem_type"], earlier_open["household_id"]))
     exists_earlier = pd.Series([period_of.get(i, p) < p for i in cand["problem_id"]], index=cand.index, dtype=bool)
@@ -417,7 +453,7 @@ def derive_problems(eng: Engine, period: Month | str, bulletin_date: dt.date | N
     new = cand[~exists_earlier & ~cont].copy()
     new["period"], new["deadline"], new["notified_on"] = p, deadline, bdate
     keep = by_id.reindex(new["problem_id"])
-    for c in ("closed_on", "closing_note", "yellow_on"):
+    for c in ("closed_on", "closing_note", "closed_known_on", "yellow_on"):
         new[c] = keep[c].to_numpy()
     new["red_on"] = np.where(new["problem_type"] == SHOULD_MONITOR, bdate, None)
 
@@ -443,11 +479,12 @@ def derive_problems(eng: Engine, period: Month | str, bulletin_date: dt.date | N
 
 
 def problem_list(eng: Engine, period: Month | str, bulletin_date: dt.date | None = None,
-                 as_of: dt.date | None = None) -> pd.DataFrame:
+                 as_of: dt.date | None = None, known_by: dt.date | None = None) -> pd.DataFrame:
     """The problems relevant to the period's bulletin, in their state on `as_of` (default: the
-    bulletin date): problems found in the period; problems found earlier and still open on
-    `as_of`; problems found earlier and rectified since the period began (销号). Problems not yet
-    notified on `as_of` (通报日期 after it) are not listed.
+    bulletin date) as known by `known_by` (None: as known now; see `as_known`): problems found in the
+    period; problems found earlier and still open on `as_of`; problems found earlier and rectified
+    since the period began (销号). Problems not yet notified on `as_of` (通报日期 after it) are not
+    listed.
 
     Columns: LIST_COLUMNS — state (蓝|黄|红|已销号), deadline (in force on `as_of`), on_time (是|否 when
     closed), status (未整改|逾期未整改|已整改), colour (红单|黄单|蓝单, "" when closed), is_new.
@@ -457,8 +494,8 @@ def problem_list(eng: Engine, period: Month | str, bulletin_date: dt.date | None
     bdate = bulletin_date or _default_bulletin_date(month)
     as_of = as_of or bdate
     df = read_problems(eng)
-    df = df[(df["period"] <= p) & df["notified_on"].map(lambda d: d <= as_of).astype(bool)]
-    closed_by = df["closed_on"].map(lambda d: d is not None and d <= as_of).astype(bool)
+    df = as_known(df[(df["period"] <= p) & df["notified_on"].map(lambda d: d <= as_of).astype(bool)], as_of, known_by)
+    closed_by = df["closed_on"].notna()
     closed_since = df["closed_on"].map(lambda d: d is not None and d >= month.start).astype(bool)
     relevant = (df["period"] == p) | (~closed_by | closed_since)
     out = states(df[relevant], as_of)
@@ -472,7 +509,8 @@ def problem_list(eng: Engine, period: Month | str, bulletin_date: dt.date | None
 
 def problems_frame(eng: Engine, period: Month | str, as_of: dt.date | None = None) -> pd.DataFrame:
     """problems.csv as a frame (data contract section 3): every problem open at, or closed
-    during, the period, in its state on `as_of` (default: the period's bulletin date)."""
+    during, the period, in its state on `as_of` (default: the period's bulletin date), every
+    stored fact counted."""
     pl = problem_list(eng, period, as_of=as_of)
     out = pl.reindex(columns=list(CSV_COLUMNS)).copy()
     for c in ("found_on", "notified_on", "deadline", "closed_on"):
@@ -495,12 +533,13 @@ def write_problems_csv(eng: Engine, period: Month | str, out_dir, as_of: dt.date
 
 # ---- the weekly run: overdue problems turn 黄 --------------------------------------------------------
 
-def turned_yellow(eng: Engine, first: dt.date, last: dt.date) -> pd.DataFrame:
+def turned_yellow(eng: Engine, first: dt.date, last: dt.date, known_by: dt.date | None = None) -> pd.DataFrame:
     """Problems that became 黄 between `first` and `last` (the days of a week): the day after their
-    first deadline falls in the range and they were 黄 that day (not rectified by the deadline, not
-    red). A problem turns 黄 at most once (a red one never does). Returns them in their state on
-    `last` (states())."""
-    df = read_problems(eng)
+    first deadline falls in the range and they were 黄 that day (not rectified by the deadline as
+    known by `known_by`, default the weekly run's day after `last`; not red). A problem turns 黄 at
+    most once (a red one never does). Returns them in their state on `last` (states())."""
+    known_by = known_by or last + dt.timedelta(days=1)
+    df = as_known(read_problems(eng), last, known_by)
     keep = []
     for i, r in df.iterrows():
         if r["problem_type"] == SHOULD_MONITOR:
@@ -509,15 +548,17 @@ def turned_yellow(eng: Engine, first: dt.date, last: dt.date) -> pd.DataFrame:
         if first <= day <= last and _state(r["period"], r["problem_type"], r["notified_on"], r["closed_on"], day,
                                            bulletin_date)[0] == STATE_YELLOW:
             keep.append(i)
-    return states(df.loc[keep], last).reset_index(drop=True)
+    return states(df.loc[keep], last, known_by).reset_index(drop=True)
 
 
-def mark_overdue(eng: Engine, week_end: dt.date) -> pd.DataFrame:
-    """The weekly run: every problem 黄 on `week_end` not yet marked gets yellow_on = week_end.
-    Returns the problems 黄 on that day (marked now or before)."""
+def mark_overdue(eng: Engine, week_end: dt.date, known_by: dt.date | None = None) -> pd.DataFrame:
+    """The weekly run: every problem 黄 on `week_end` (as known by `known_by`, default the run's day,
+    the Monday after) not yet marked gets yellow_on = week_end. Returns the problems 黄 on that day
+    (marked now or before)."""
+    known_by = known_by or week_end + dt.timedelta(days=1)
     df = read_problems(eng)
     df = df[df["notified_on"].map(lambda d: d <= week_end).astype(bool)]
-    st = states(df, week_end)
+    st = states(df, week_end, known_by)
     yellow = st[st["state"] == STATE_YELLOW]
     t = Problem.__table__
     to_mark = yellow[yellow["yellow_on"].isna()]["problem_id"].tolist()

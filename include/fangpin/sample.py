@@ -227,16 +227,20 @@ def _locations(eng: Engine, periods: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates("household_id")
 
 
-def _matched_results(eng: Engine, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(matched, unexpected): the calls dated in the period, split by whether they belong to the
-    period's draw (household drawn, call not dated before the draw).
+def _matched_results(eng: Engine, period: str, known_by: dt.date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(matched, unexpected): the calls dated in the period and arrived by `known_by` (default: the
+    period's bulletin date, when its results are read; fangpin.feedback.read_feedback), split by
+    whether they belong to the period's draw (household drawn, call not dated before the draw).
 
     `matched` holds one row per drawn household called (its latest call) with its draw's
     township_code and draw_period; `unexpected` holds every other call, with its `reason`.
     """
+    from fangpin.problems import bulletin_date
+
     month = Month.parse(str(period))
     period = str(month)
-    results = read_feedback(eng, "spot_check_results", month.start, month.end)
+    results = read_feedback(eng, "spot_check_results", month.start, month.end,
+                            known_by=known_by or bulletin_date(month))
     draws = read_draws(eng, [period])
     drawn_on = pd.Timestamp(draws["drawn_at"].min()).normalize() if len(draws) else None
     draws = draws.rename(columns={"period": "draw_period"})[["household_id", "township_code", "draw_period"]]
@@ -285,12 +289,13 @@ PROBLEM_COLUMNS = ["household_id", "township_code", "village_code", "problem_typ
                    "draw_period"]
 
 
-def spot_check_problems(eng: Engine, period: str) -> pd.DataFrame:
+def spot_check_problems(eng: Engine, period: str, known_by: dt.date | None = None) -> pd.DataFrame:
     """Problem candidates (type 电话抽查不符) from the period's call results for drawn households:
     a household whose (latest) call was not answered, found the record inconsistent or found
     assistance not delivered. Columns: household_id, township_code, village_code, problem_type,
-    detail (Chinese, no phone numbers), found_on (the 抽查日期), draw_period."""
-    matched, _ = _matched_results(eng, period)
+    detail (Chinese, no phone numbers), found_on (the 抽查日期), draw_period. Results arrived by
+    `known_by` (default: the period's bulletin date)."""
+    matched, _ = _matched_results(eng, period, known_by)
     if matched.empty:
         return pd.DataFrame(columns=PROBLEM_COLUMNS)
     failures = [_failures(a, c, s) for a, c, s in zip(matched["answered"], matched["consistent"], matched["assisted"])]

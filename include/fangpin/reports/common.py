@@ -108,11 +108,10 @@ def day_of_next_month(month: Month, parameter: str) -> dt.date:
 
 
 def bulletin_date(month: Month) -> dt.date:
-    """The day the bulletin of `month` is issued: day problems.bulletin_day of the next month."""
-    try:
-        return day_of_next_month(month, "problems.bulletin_day")
-    except LookupError:  # parameter not declared: the day after the month
-        return month.shift(1).start
+    """The day the bulletin of `month` is issued (fangpin.problems.bulletin_date, its one home)."""
+    from fangpin.problems import bulletin_date as issued
+
+    return issued(month)
 
 
 def months_between(first: dt.date, last: dt.date) -> list[str]:
@@ -283,16 +282,18 @@ def pushes(eng: Engine, first: dt.date, last: dt.date) -> pd.DataFrame:
     return df
 
 
-def verification_status(eng: Engine, pushed: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """`pushed` plus verified_on (first 核实日期 on/after the push and not after `as_of`) and
-    v_state: 按期核实 | 逾期核实 | 逾期未核实 | 待核实 (as of `as_of`)."""
+def verification_status(eng: Engine, pushed: pd.DataFrame, as_of: dt.date, known_by: dt.date) -> pd.DataFrame:
+    """`pushed` plus verified_on (first 核实日期 on/after the push and not after `as_of`, from the
+    deliveries arrived by `known_by`, the report's date) and v_state: 按期核实 | 逾期核实 |
+    逾期未核实 | 待核实 (as of `as_of`)."""
     out = pushed.copy()
     if out.empty:
         out["verified_on"], out["v_state"] = pd.Series(dtype="datetime64[ns]"), pd.Series(dtype="object")
         return out
     from fangpin.feedback import read_feedback
 
-    v = read_feedback(eng, "verifications", out["pushed_on"].min().date(), as_of, ["household_id", "verify_date"])
+    v = read_feedback(eng, "verifications", out["pushed_on"].min().date(), as_of, ["household_id", "verify_date"],
+                      known_by=known_by)
     cut = pd.Timestamp(as_of)
     m = out[["period", "household_id", "pushed_on"]].merge(v, on="household_id")
     m = m[(m["verify_date"] >= m["pushed_on"]) & (m["verify_date"] <= cut)]
@@ -367,14 +368,15 @@ PROBLEM_COLUMNS = ["problem_id", "period", "problem_type", "township_code", "vil
 
 
 def problem_list(eng: Engine, month: Month, as_of: dt.date | None = None) -> pd.DataFrame:
-    """The problems a bulletin lists, in their state as of `as_of` (default: the bulletin date):
+    """The problems a bulletin lists, in their state as of `as_of` (default: the bulletin date) as
+    known that day (closures whose rectification arrived later not shown):
     fangpin.problems.problem_list (the only home of a problem's state), with dates as Timestamps
     and details redacted. `deadline` is the deadline in force on `as_of` (a red problem's new one);
     `first_deadline` the one its bulletin set (通报日期 + 3 days)."""
     from fangpin.problems import problem_list as stored_list
 
     as_of = as_of or bulletin_date(month)
-    df = stored_list(eng, str(month), as_of=as_of).reindex(columns=[*PROBLEM_COLUMNS, "status", "colour"])
+    df = stored_list(eng, str(month), as_of=as_of, known_by=as_of).reindex(columns=[*PROBLEM_COLUMNS, "status", "colour"])
     for c in ("found_on", "deadline", "closed_on", "notified_on", "first_deadline"):
         df[c] = to_dates(df[c])
     df["colour"] = df["colour"].fillna("").astype(str)
@@ -567,7 +569,7 @@ def month_figures(eng: Engine, month: Month) -> dict:
     towns = townships(eng, month, hh)
     _, villages = region_names(eng, month)
     sr = screening(eng, month)
-    pushed = verification_status(eng, pushes(eng, month.start, month.end), as_of)
+    pushed = verification_status(eng, pushes(eng, month.start, month.end), as_of, issued)
     pl = problem_list(eng, month, issued)
     quarantined = quarantined_households(eng, month, hh)
     parts = [

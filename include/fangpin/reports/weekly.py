@@ -95,19 +95,20 @@ def registry_month(eng: Engine, week: Week) -> Month:
     issued (the Monday after the week; month M arrives with its ingest on the 6th of M+1), so a
     re-run after later deliveries reproduces the report. Without one: week.month, or the latest
     loaded one before it."""
-    from fangpin.problems import bulletin_date
+    from fangpin.feedback import arrived_on
 
-    issued = week.end + dt.timedelta(days=1)
     loaded = [p for p in periods_loaded(eng) if p <= str(week.month)]
-    known = [p for p in loaded if bulletin_date(p) <= issued]
+    known = [p for p in loaded if arrived_on(p) <= issued_on(week)]
     if known:
         return Month.parse(known[-1])
     return Month.parse(loaded[-1]) if loaded else week.month
 
 
-def inspections_between(eng: Engine, first: dt.date, last: dt.date) -> pd.DataFrame:
-    """Inspection rows dated between two dates, from every monthly and weekly delivery."""
-    return read_feedback(eng, "inspections", first, last, ["household_id", "inspect_date", "result"])
+def inspections_between(eng: Engine, first: dt.date, last: dt.date, known_by: dt.date) -> pd.DataFrame:
+    """Inspection rows dated between two dates, from every monthly and weekly delivery arrived by
+    `known_by` (the report's date)."""
+    return read_feedback(eng, "inspections", first, last, ["household_id", "inspect_date", "result"],
+                         known_by=known_by)
 
 
 def inspection_figures(hh: pd.DataFrame, week: Week, since: pd.DataFrame, in_week: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +138,7 @@ def spot_progress(eng: Engine, week: Week) -> pd.DataFrame:
     draws = C.query(eng, select(t.c.household_id, t.c.township_code, t.c.drawn_at).where(t.c.period == str(month)))
     first = max(month.start, pd.Timestamp(draws["drawn_at"].min()).date()) if len(draws) else month.start
     res = read_feedback(eng, "spot_check_results", first, week.end,
-                        ["household_id", "answered", "consistent", "assisted", "check_date"])
+                        ["household_id", "answered", "consistent", "assisted", "check_date"], known_by=issued_on(week))
     res = res[res["household_id"].isin(draws["household_id"])]
     in_week = res[res["check_date"] >= pd.Timestamp(week.start)].drop_duplicates("household_id") \
         .merge(draws, on="household_id")
@@ -154,19 +155,21 @@ def spot_progress(eng: Engine, week: Week) -> pd.DataFrame:
 
 
 def problem_states(eng: Engine, week: Week) -> pd.DataFrame:
-    """Problems notified by the week's end, in their state on that day (fangpin.problems.states):
-    the deadlines shown are those in force then, never one set by a later bulletin."""
+    """Problems notified by the week's end, in their state on that day as known when the 周统计 is
+    issued (fangpin.problems.states): the deadlines shown are those in force then, never one set by
+    a later bulletin; closures arrived later are not shown."""
     from fangpin import problems as P
 
     df = P.read_problems(eng)
     df = df[df["notified_on"].map(lambda d: d <= week.end).astype(bool)]
-    return P.states(df, week.end)
+    return P.states(df, week.end, issued_on(week))
 
 
 def rectification_figures(eng: Engine, week: Week, known: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per township: rectified_week, rectified_week_late; the week's rectification rows with the
     problem's township and state). Rows naming no notified problem are counted under no township."""
-    rect = read_feedback(eng, "rectifications", week.start, week.end, ["problem_id", "rectify_date", "description"])
+    rect = read_feedback(eng, "rectifications", week.start, week.end, ["problem_id", "rectify_date", "description"],
+                         known_by=issued_on(week))
     rect = rect.assign(problem_id=rect["problem_id"].astype(str).str.strip().str.upper())
     rows = rect.merge(known[["problem_id", "township_code", "closed_on", "on_time", "state"]], on="problem_id",
                       how="inner")
@@ -220,15 +223,15 @@ def build_context(eng: Engine, period: str | Week, seed: int | None = None) -> d
     start = param("weekly.campaign_start", week.end)
     start = start if isinstance(start, dt.date) else dt.date.fromisoformat(str(start))
 
-    since = inspections_between(eng, start, week.end)
+    since = inspections_between(eng, start, week.end, issued_on(week))
     in_week = since[since["inspect_date"] >= pd.Timestamp(week.start)]
     push_month = Month.of(week.end)
-    status = C.verification_status(eng, C.pushes(eng, push_month.start, week.end), week.end)
+    status = C.verification_status(eng, C.pushes(eng, push_month.start, week.end), week.end, issued_on(week))
     from fangpin import problems as P
 
     known = problem_states(eng, week)
     open_now = known[known["state"] != P.STATE_CLOSED]
-    turned = P.turned_yellow(eng, week.start, week.end)
+    turned = P.turned_yellow(eng, week.start, week.end, issued_on(week))
     rect_fig, rect_rows = rectification_figures(eng, week, known)
     state_counts = pd.DataFrame({
         "open_blue": open_now[open_now["state"] == P.STATE_BLUE].groupby("township_code").size(),

@@ -194,6 +194,9 @@ class Problem(Base):
     deadline: Mapped[dt.date] = mapped_column(Date)  # deadline in force at the latest bulletin that listed it
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     closing_note: Mapped[str | None] = mapped_column(Text)
+    # the day the closing rectification's delivery arrived (fangpin.feedback.arrived_on): a report
+    # dated before it does not know the closure yet
+    closed_known_on: Mapped[dt.date | None] = mapped_column(Date)
     notified_on: Mapped[dt.date | None] = mapped_column(Date)  # 通报日期: the bulletin that first listed it
     yellow_on: Mapped[dt.date | None] = mapped_column(Date)  # the weekly run that marked it 黄 (end of that week)
     red_on: Mapped[dt.date | None] = mapped_column(Date)  # the bulletin that made it 红
