@@ -292,14 +292,24 @@ def test_review_paragraph_with_a_draw_and_results(sqlite_url, tmp_path):
                             "source_row": range(2, 2 + len(first))})
     with eng.begin() as conn:
         db.replace_period(conn, "review_results", "2026-11", results)
+    # October's bulletin (6 November) is issued the day the draw is made: every drawn household
+    # pending; the results come with November's delivery (6 December), not known then
     ctx = monthly.build_context(eng, "2026-10")
     r = ctx["review"]
     assert r["drawn_any"] and r["total"]["drawn"] == len(drawn)
-    assert r["total"]["reviewed"] == 2 and r["total"]["accurate"] == 1 and r["total"]["inaccurate"] == 1
-    assert r["total"]["pending"] == len(drawn) - 2
+    assert (r["total"]["reviewed"], r["total"]["pending"]) == (0, len(drawn))
     assert r["total"]["households"] == sum(row["households"] for row in r["rows"])
     assert abs(r["total"]["share"] - len(drawn) / r["total"]["households"]) < 1e-9
+    assert f"抽取{len(drawn):,}户开展县级审核" in "".join(ctx["letter"])
+    # November's bulletin reports October's draw with the results arrived since
+    ctx = monthly.build_context(eng, "2026-11")
+    p = ctx["review"]["previous"]
+    assert p["label"] == "2026年10月" and p["total"]["drawn"] == len(drawn)
+    assert p["total"]["reviewed"] == 2 and p["total"]["accurate"] == 1 and p["total"]["inaccurate"] == 1
+    assert p["total"]["pending"] == len(drawn) - 2
     letter = "".join(ctx["letter"])
-    assert f"抽取{len(drawn):,}户开展县级审核" in letter and "认定不准确1户" in letter
+    assert f"2026年10月抽取的{len(drawn):,}户已审核2户，认定不准确1户" in letter
     html = render_html(monthly.TEMPLATE, ctx)
+    assert f"2026年10月抽取审核的{len(drawn):,}户，截至本通报日已审核2户" in html
+    r = ctx["review"]
     assert "（二）抽查审核" in html and f"待审核{r['total']['pending']:,}户" in html

@@ -98,7 +98,8 @@ def inspection(town, n, day, result="无风险"):
 
 
 def populate(eng) -> None:
-    """The hand-made county: deliveries 2026-09 (inspections only), 2026-10 (all) and 2026-11 (registry)."""
+    """The hand-made county: deliveries 2026-09 (inspections only), 2026-10 (all) and 2026-11 (registry);
+    October's township feedback arrives weekly, each row in the drop of its week (2026-W41..W43)."""
     regions, hh = registry()
     regions_nov, hh_nov = registry(eliminate_in_nov=True)
     inspections_oct = _frame([
@@ -129,11 +130,15 @@ def populate(eng) -> None:
             db.replace_period(conn, "regions", period, r)
             db.replace_period(conn, "households", period, h)
             db.replace_period(conn, "members", period, members(h))
-        db.replace_period(conn, "inspections", OCT, inspections_oct)
         db.replace_period(conn, "inspections", "2026-09", inspections_sep)
-        db.replace_period(conn, "verifications", OCT, verifications_oct)
-        db.replace_period(conn, "spot_check_results", OCT, spot_oct)
-        db.replace_period(conn, "rectifications", OCT, rect_oct)
+        for feed, frame, day in (("inspections", inspections_oct, "inspect_date"),
+                                 ("verifications", verifications_oct, "verify_date"),
+                                 ("spot_check_results", spot_oct, "check_date"),
+                                 ("rectifications", rect_oct, "rectify_date")):
+            # (a row dated in September came with the October delivery)
+            when = frame[day].map(lambda d: str(Week.containing(d.date())) if d.month == 10 else OCT)
+            for week, rows in frame.groupby(when):
+                db.replace_period(conn, feed, week, rows.reset_index(drop=True))
 
     def sr(period, town, n, risk, monitored, status, pushed, verify_by, rules="R01"):
         return ScreeningResult(period=period, household_id=hid(town, n), township_code=town,
@@ -248,7 +253,7 @@ def test_weekly_figures_match_the_rows(county):
     assert (t1["open_yellow"], t1["open_red"], t1["yellow_week"]) == (2, 0, 1)
     assert [p["problem_id"] for p in ctx["turned_yellow"]] == ["DHCC-202610-0000000C"]
     assert ctx["total"]["open_blue"] + ctx["total"]["open_yellow"] + ctx["total"]["open_red"] == 2
-    # no weekly drop was ingested for the week: reported, not a failure
+    # no weekly drop was validated for the week (the fixture stores its rows directly): reported
     assert not ctx["delivery"]["delivered"] and ctx["delivery"]["folder"] == "weekly/2026-W43/"
     assert ctx["total"]["inspected_week"] == 4 and ctx["total"]["covered"] == 6
     assert ctx["total"]["coverage"] == pytest.approx(6 / 22)
@@ -422,6 +427,9 @@ def test_departments_section(county):
     assert d["civil_affairs"]["delivered"] is False
     assert d["education"]["status"] == "未提供"  # no run, no rows
     assert d["verifications"]["rows_total"] == 3  # no run: rows loaded
+    # township feedback: the month's delivery and the weekly drops arrived in the cycle
+    assert d["verifications"]["deliveries"] == [OCT, "2026-W41", "2026-W43"]
+    assert d["verifications"]["status"] == "已入库（无校验记录）"
     assert list(d)[:6] == ["medical", "disability", "civil_affairs", "education", "housing", "health"]
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, select
 from fangpin import feeds as F
 from fangpin.params import param
 from fangpin.periods import Month, Week
-from fangpin.store.models import FEED_TABLES
+from fangpin.store.models import FEED_TABLES, QuarantinedRow
 
 # feed -> the column that dates a row
 DATE_COLUMN = {
@@ -80,6 +80,19 @@ def read_feedback(eng: Engine, feed: str, first: dt.date | None = None, last: dt
     if columns is not None:
         return df[list(columns)]
     return df[[*own, "period", "arrived_on", "source_row"]]
+
+
+def deliveries_arrived(eng: Engine, after: dt.date, until: dt.date, feeds=FEEDBACK_FEEDS) -> list[str]:
+    """The deliveries (months and weeks) that brought rows of `feeds`, accepted or quarantined, and
+    arrived in (after, until]: the feedback of one reporting cycle (each delivery in exactly one)."""
+    q = QuarantinedRow.__table__
+    found: set[str] = set()
+    with eng.connect() as conn:
+        for feed in feeds:
+            table = FEED_TABLES[feed]
+            found.update(r[0] for r in conn.execute(select(table.c.period).distinct()))
+        found.update(r[0] for r in conn.execute(select(q.c.period).where(q.c.feed.in_(list(feeds))).distinct()))
+    return sorted(d for d in found if after < arrived_on(d) <= until)
 
 
 def deliveries(eng: Engine, feed: str) -> list[str]:

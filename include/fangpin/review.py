@@ -126,15 +126,18 @@ def read_review_draw(eng: Engine, period: Month | str) -> pd.DataFrame:
     return df
 
 
-def review_summary(eng: Engine, period: Month | str) -> pd.DataFrame:
+def review_summary(eng: Engine, period: Month | str, known_by: dt.date | None = None) -> pd.DataFrame:
     """Per decision of the period's draw: households (new decisions), drawn, share (抽查比例 =
     drawn / households), reviewed, accurate (认定准确), inaccurate (认定不准确), pending (drawn, no
     result yet). A result counts when its household was drawn and it is dated on or after the
-    draw (results from any loaded delivery; the latest result of a household wins)."""
+    draw (results from the deliveries arrived by `known_by`, every loaded one when None —
+    fangpin.feedback.arrived_on; the latest result of a household wins)."""
+    from fangpin.feedback import arrived_on
     from fangpin.store.db import periods_loaded, read_feed
 
     draw = read_review_draw(eng, period)
-    results = [read_feed(eng, "review_results", p) for p in periods_loaded(eng, "review_results")]
+    results = [read_feed(eng, "review_results", p) for p in periods_loaded(eng, "review_results")
+               if known_by is None or arrived_on(p) <= known_by]
     res = pd.concat(results, ignore_index=True) if results else pd.DataFrame(
         columns=["household_id", "review_date", "conclusion"])
     rows = []

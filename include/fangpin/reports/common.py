@@ -441,32 +441,58 @@ def _date(v) -> dt.date | None:
 # ---- data quality ------------------------------------------------------------------------------
 
 def department_quality(eng: Engine, month: Month) -> list[dict]:
-    """One row per feed: department, delivered or not, rows, quarantine rate (current validation runs)."""
+    """One row per feed: department, delivered or not, rows, quarantine rate (current validation
+    runs). A township feedback feed counts every delivery of the cycle, the month's and the weekly
+    drops that arrived since the previous bulletin and by this one (`deliveries`)."""
+    from fangpin.feedback import deliveries_arrived
+
     t = ValidationRun.__table__
-    runs = query(eng, select(t).where(and_(t.c.period == str(month), t.c.is_current.is_(True))))
-    runs = runs.sort_values("validated_at").drop_duplicates("feed", keep="last").set_index("feed")
+    cycle = deliveries_arrived(eng, bulletin_date(month.shift(-1)), bulletin_date(month))
+    periods = sorted({str(month), *cycle})
+    runs = query(eng, select(t).where(and_(t.c.period.in_(periods), t.c.is_current.is_(True))))
+    runs = runs.sort_values("validated_at").drop_duplicates(["period", "feed"], keep="last")
     order = [*F.DEPARTMENT_FEEDS, *[n for n, f in F.FEEDS.items() if f.core],
              *[n for n, f in F.FEEDS.items() if f.feedback]]
     rows = []
     for name in order:
         feed = F.FEEDS[name]
-        if name in runs.index:
-            r = runs.loc[name]
-            total, acc, quar, unm = (int(r[c]) for c in ("rows_total", "rows_accepted", "rows_quarantined",
-                                                          "rows_unmatched"))
-            status = r["status"]
-        else:
-            acc = _count_rows(eng, name, month)
-            total, quar, unm = acc, 0, 0
-            status = "未提供" if acc == 0 else "已入库（无校验记录）"
+        own = periods if feed.feedback else [str(month)]
+        r = runs[(runs["feed"] == name) & runs["period"].isin(own)]
+        total = acc = quar = unm = 0
+        statuses = []
+        for p in own:
+            run = r[r["period"] == p]
+            if len(run):
+                run = run.iloc[0]
+                total += int(run["rows_total"]); acc += int(run["rows_accepted"])  # noqa: E702
+                quar += int(run["rows_quarantined"]); unm += int(run["rows_unmatched"])  # noqa: E702
+                statuses.append(run["status"])
+            else:
+                n = _count_rows(eng, name, p)
+                total += n; acc += n  # noqa: E702
+                statuses.append("未提供" if n == 0 else "已入库（无校验记录）")
+        status = _combined_status(statuses)
         rows.append({
             "feed": name, "department": feed.department, "label": feed.label,
             "group": "部门" if name in F.DEPARTMENT_FEEDS else ("基础" if feed.core else "反馈"),
             "status": status, "delivered": status not in ("未提供", "拒收"),
             "rows_total": total, "rows_accepted": acc, "rows_quarantined": quar, "rows_unmatched": unm,
             "quarantine_rate": ratio(quar, total),
+            "deliveries": [p for p, st in zip(own, statuses) if st != "未提供"],
         })
     return rows
+
+
+def _combined_status(statuses: list[str]) -> str:
+    """One status for a feed over several deliveries: the delivered ones decide (有隔离 if any
+    quarantined, 拒收 if all rejected, 已入库（无校验记录） when none was validated), else 未提供."""
+    given = [s for s in statuses if s != "未提供"]
+    if not given:
+        return "未提供"
+    for status in ("有隔离", "通过", "已入库（无校验记录）"):
+        if status in given:
+            return status
+    return given[0]
 
 
 def _count_rows(eng: Engine, feed: str, month: Month) -> int:
@@ -478,25 +504,32 @@ def _count_rows(eng: Engine, feed: str, month: Month) -> int:
 
 
 def township_data_quality(eng: Engine, month: Month, hh: pd.DataFrame) -> pd.Series:
-    """Per township: accepted / (accepted + quarantined) rows of its own feedback feeds."""
+    """Per township: accepted / (accepted + quarantined) rows of its own feedback feeds, over the
+    deliveries (monthly and weekly) that arrived since the previous bulletin and by this one
+    (fangpin.feedback.deliveries_arrived)."""
+    from fangpin.feedback import deliveries_arrived
+
+    periods = deliveries_arrived(eng, bulletin_date(month.shift(-1)), bulletin_date(month), TOWNSHIP_FEEDBACK)
     where = hh.drop_duplicates("household_id").set_index("household_id")["township_code"]
     t = Problem.__table__
     prob_town = query(eng, select(t.c.problem_id, t.c.township_code)).set_index("problem_id")["township_code"]
     accepted = []
     for feed in TOWNSHIP_FEEDBACK:
         key = "problem_id" if feed == "rectifications" else "household_id"
-        rows = read_feed(eng, feed, str(month), columns=[key])
-        accepted.append((prob_town if key == "problem_id" else where).reindex(rows[key]).dropna())
+        for period in periods:
+            rows = read_feed(eng, feed, period, columns=[key])
+            ids = rows[key].astype(str).str.strip().str.upper() if key == "problem_id" else rows[key]
+            accepted.append((prob_town if key == "problem_id" else where).reindex(ids).dropna())
     acc = pd.concat(accepted).value_counts() if accepted else pd.Series(dtype="int64")
 
     q = QuarantinedRow.__table__
-    raw = query(eng, select(q.c.feed, q.c.raw).where(and_(q.c.period == str(month),
+    raw = query(eng, select(q.c.feed, q.c.raw).where(and_(q.c.period.in_(periods),
                                                           q.c.feed.in_(TOWNSHIP_FEEDBACK))))
     towns = []
     for feed, r in zip(raw["feed"], raw["raw"]):
         r = r if isinstance(r, dict) else _json(r)
         if feed == "rectifications":
-            towns.append(prob_town.get(str(r.get("问题编号", r.get("problem_id", ""))).strip()))
+            towns.append(prob_town.get(str(r.get("问题编号", r.get("problem_id", ""))).strip().upper()))
         else:
             towns.append(where.get(str(r.get("户编号", r.get("household_id", ""))).strip()))
     quar = pd.Series([x for x in towns if isinstance(x, str)], dtype="object").value_counts()
@@ -560,8 +593,8 @@ def method_rows(weights: dict[str, float]) -> list[dict]:
 def month_figures(eng: Engine, month: Month) -> dict:
     """Every per-township figure of a month (what the bulletin and the quarterly materials use).
 
-    Verifications are judged as of the month's end (the delivery holds nothing later); problems
-    and their colours as of the bulletin date. Returns {'towns', 'villages', 'households' (frame),
+    Verifications are judged as of the month's end, problems and their colours as of the bulletin
+    date, both from the township feedback arrived by the bulletin date (what is known when). Returns {'towns', 'villages', 'households' (frame),
     'table' (DataFrame per township incl. score and rank), 'total' (county row, dict), 'problems',
     'pushes', 'screening' (frames), 'weights', 'as_of', 'bulletin_date'}."""
     as_of, issued = month.end, bulletin_date(month)

@@ -83,11 +83,18 @@ def letter(county: str, label: str, total: dict, visit: dict, rect_days: int, ar
         paras.append(f"五是疑点数据核查。本月对监测信息系统数据开展疑点核查，发现疑点户{a['flagged']:,}户，"
                      f"均已列入所在乡镇问题清单；清单共列“疑点数据”问题{a['listed']:,}个，其中本月新发现{a['new']:,}个。"
                      + (f"因数据项未提供，{'、'.join(c['code'] for c in audit['skipped'])}项未核查。" if audit["skipped"] else ""))
-    if review is not None and review["drawn_any"]:
-        r = review["total"]
-        paras.append(f"六是抽查审核。对本月新识别纳入、新标注风险消除的{term}认定抽取{r['drawn']:,}户开展县级审核"
+    if review is not None and (review["drawn_any"] or review.get("previous")):
+        text = "六是抽查审核。"
+        if review["drawn_any"]:
+            r = review["total"]
+            text += (f"对本月新识别纳入、新标注风险消除的{term}认定抽取{r['drawn']:,}户开展县级审核"
                      f"（抽查比例{_pct(r['share'])}），已审核{r['reviewed']:,}户，其中认定准确{r['accurate']:,}户、"
                      f"认定不准确{r['inaccurate']:,}户，待审核{r['pending']:,}户。")
+        if review.get("previous"):
+            r = review["previous"]["total"]
+            text += (f"{review['previous']['label']}抽取的{r['drawn']:,}户已审核{r['reviewed']:,}户，"
+                     f"认定不准确{r['inaccurate']:,}户。")
+        paras.append(text)
     ask = []
     if visit["bottom"]:
         ask.append(f"综合排名靠后的{'、'.join(visit['bottom'])}")

@@ -108,19 +108,32 @@ def policy_flag_rows(sr: pd.DataFrame, towns: pd.Series) -> dict:
 
 # ---- 抽查审核 (浚县-style sample review) ----------------------------------------------------------
 
-def review_paragraph(eng: Engine, month: Month) -> dict:
-    """The draw of the month's new 拟纳入 / 拟消除 decisions and its outcomes (fangpin.review):
-    per decision households, drawn, share (抽查比例), reviewed, accurate, inaccurate, pending;
-    plus the total. `drawn_any` is False when no draw was made for the month."""
+def review_paragraph(eng: Engine, month: Month, previous: bool = True) -> dict:
+    """The draw of the month's new 拟纳入 / 拟消除 decisions and its outcomes (fangpin.review), as
+    known on the month's bulletin date: per decision households, drawn, share (抽查比例),
+    reviewed, accurate, inaccurate, pending; plus the total. `drawn_any` is False when no draw was
+    made for the month. The draw is made on the bulletin's day, so its results come with the next
+    delivery: `previous` holds the previous month's draw with the results arrived since (None when
+    that month had no draw)."""
+    from fangpin.problems import bulletin_date
     from fangpin.review import review_summary
 
-    s = review_summary(eng, month)
+    s = review_summary(eng, month, known_by=bulletin_date(month))
     rows = [{k: clean(v) for k, v in r.items()} for r in s.to_dict("records")]
     keys = ("households", "drawn", "reviewed", "accurate", "inaccurate", "pending")
     total = {k: int(sum(r[k] for r in rows)) for k in keys}
     total["share"] = ratio(total["drawn"], total["households"])
     total["share"] = None if total["share"] is None or total["share"] != total["share"] else float(total["share"])
-    return {"rows": rows, "total": total, "drawn_any": total["drawn"] > 0}
+    out = {"rows": rows, "total": total, "drawn_any": total["drawn"] > 0, "label": month.label}
+    if previous:
+        before = review_paragraph(eng, month.shift(-1), previous=False)
+        if before["drawn_any"]:
+            # the previous draw's outcomes as known on this bulletin's date
+            s = review_summary(eng, month.shift(-1), known_by=bulletin_date(month))
+            before["rows"] = [{k: clean(v) for k, v in r.items()} for r in s.to_dict("records")]
+            before["total"].update({k: int(sum(r[k] for r in before["rows"])) for k in keys})
+        out["previous"] = before if before["drawn_any"] else None
+    return out
 
 
 # ---- 十三清 (quarterly) -------------------------------------------------------------------------

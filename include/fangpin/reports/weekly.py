@@ -93,15 +93,15 @@ def draw_village(eng: Engine, week: Week, village_codes: list[str], seed: int | 
 def registry_month(eng: Engine, week: Week) -> Month:
     """The delivery the week reads: the latest loaded one that had arrived when the 周统计 is
     issued (the Monday after the week; month M arrives with its ingest on the 6th of M+1), so a
-    re-run after later deliveries reproduces the report. Without one: week.month, or the latest
-    loaded one before it."""
+    re-run after later deliveries reproduces the report. Without one (a system started with a
+    later delivery): the earliest loaded, which no later delivery changes; else week.month."""
     from fangpin.feedback import arrived_on
 
     loaded = [p for p in periods_loaded(eng) if p <= str(week.month)]
     known = [p for p in loaded if arrived_on(p) <= issued_on(week)]
     if known:
         return Month.parse(known[-1])
-    return Month.parse(loaded[-1]) if loaded else week.month
+    return Month.parse(loaded[0]) if loaded else week.month
 
 
 def inspections_between(eng: Engine, first: dt.date, last: dt.date, known_by: dt.date) -> pd.DataFrame:
