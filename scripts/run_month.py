@@ -21,8 +21,9 @@
    - on the 10th after a quarter's last month: the quarterly dispatch materials;
 4. prints where everything landed.
 
-Run it again and it keeps the same data outputs, replaces the periods' rows and sends nothing twice;
-a report rebuilt after later township feedback had arrived is sent as a 更正版.
+Run it again and it reproduces the outputs, replaces the periods' rows and sends nothing twice
+(every report reads only what had arrived by its date); a report whose content changed (corrected
+data) is sent again as a 更正版.
 
 With --province FILE (a province file, docs/province.md) it generates one county per entry into
 <incoming>/<county_code>/<period>/ (one-shot deliveries, fangpin.generate.generate_county) and

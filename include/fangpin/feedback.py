@@ -82,6 +82,18 @@ def read_feedback(eng: Engine, feed: str, first: dt.date | None = None, last: dt
     return df[[*own, "period", "arrived_on", "source_row"]]
 
 
+def registry_known_by(eng: Engine, day: dt.date, before: str | None = None) -> str | None:
+    """The registry (monthly delivery) a report or a weekly ingest on `day` works with: the latest
+    loaded monthly delivery that had arrived by `day` (and is not after month `before`, when
+    given). Without one (a system started with a later delivery): the earliest loaded, which no
+    later delivery changes. None when nothing is loaded."""
+    from fangpin.store.db import periods_loaded
+
+    loaded = [p for p in periods_loaded(eng) if before is None or p <= before]
+    known = [p for p in loaded if arrived_on(p) <= day]
+    return known[-1] if known else (loaded[0] if loaded else None)
+
+
 def deliveries_arrived(eng: Engine, after: dt.date, until: dt.date, feeds=FEEDBACK_FEEDS) -> list[str]:
     """The deliveries (months and weeks) that brought rows of `feeds`, accepted or quarantined, and
     arrived in (after, until]: the feedback of one reporting cycle (each delivery in exactly one)."""

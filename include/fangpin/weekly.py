@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from fangpin.feedback import FEEDBACK_FEEDS
 from fangpin.periods import Week
-from fangpin.store.db import periods_loaded, read_feed, replace_period
+from fangpin.store.db import read_feed, replace_period
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +61,16 @@ class WeeklyIngest:
 
 
 def household_reference(eng: Engine, week: Week) -> pd.DataFrame | None:
-    """The households a weekly drop's 户编号 are checked against: the latest households delivery
-    loaded for a month not after the week's month (None when none is loaded: the check is skipped
-    and the summary says so)."""
-    loaded = [p for p in periods_loaded(eng) if p <= str(week.month)]
-    if not loaded:
+    """The households a weekly drop's 户编号 are checked against: the registry that had arrived by
+    the weekly run's day, the Monday after the week (fangpin.feedback.registry_known_by, so
+    re-ingesting the week after later deliveries gives the same result). None when none is
+    loaded: the check is skipped and the summary says so."""
+    from fangpin.feedback import arrived_on, registry_known_by
+
+    period = registry_known_by(eng, arrived_on(str(week)), before=str(week.month))
+    if period is None:
         return None
-    return read_feed(eng, "households", loaded[-1], columns=["household_id"])
+    return read_feed(eng, "households", period, columns=["household_id"])
 
 
 def ingest_week(eng: Engine, week: Week | str, folder: Path | str, out_dir: Path | str | None = None,

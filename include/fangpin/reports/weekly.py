@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from fangpin import charts
@@ -22,7 +22,6 @@ from fangpin.config import settings
 from fangpin.params import param
 from fangpin.periods import Month, Week
 from fangpin.reports import common as C
-from fangpin.store.db import periods_loaded
 from fangpin import feeds as F
 from fangpin.feedback import FEEDBACK_FEEDS, read_feedback
 from fangpin.store.models import SpotCheckDraw, ValidationRun, WeeklyVillageDraw
@@ -95,13 +94,10 @@ def registry_month(eng: Engine, week: Week) -> Month:
     issued (the Monday after the week; month M arrives with its ingest on the 6th of M+1), so a
     re-run after later deliveries reproduces the report. Without one (a system started with a
     later delivery): the earliest loaded, which no later delivery changes; else week.month."""
-    from fangpin.feedback import arrived_on
+    from fangpin.feedback import registry_known_by
 
-    loaded = [p for p in periods_loaded(eng) if p <= str(week.month)]
-    known = [p for p in loaded if arrived_on(p) <= issued_on(week)]
-    if known:
-        return Month.parse(known[-1])
-    return Month.parse(loaded[0]) if loaded else week.month
+    period = registry_known_by(eng, issued_on(week), before=str(week.month))
+    return Month.parse(period) if period else week.month
 
 
 def inspections_between(eng: Engine, first: dt.date, last: dt.date, known_by: dt.date) -> pd.DataFrame:
