@@ -169,3 +169,36 @@ def test_a_check_whose_department_feed_was_not_delivered_says_so(db_url, tmp_pat
     assert "注意：A05 因病风险无医疗佐证（部门数据未提供：" in printed and "medical" in printed
     got = dict(zip(_csv(out)["户编号"], _csv(out)["核查规则"]))
     assert got["H2"] == "A05" and got["H1"] == "A01;A02"
+
+
+def test_small_county_matches_the_audit_answer_key(small_county, sqlite_url):
+    """The generated county's planted doubts (every check A01–A12, a few households each) and the
+    background's incidental ones (answer_key/expected_audit.csv) are exactly what the audit flags
+    on the accepted rows: same households, same checks, none skipped."""
+    from conftest import SMALL_PERIOD
+
+    from fangpin import audit
+    from fangpin.pipeline import ingest
+    from fangpin.store import db
+
+    eng = db.engine(sqlite_url)
+    ingest(small_county, SMALL_PERIOD, out_dir=None, eng=eng)
+    result = audit.audit(audit.load_frames(eng, SMALL_PERIOD), SMALL_PERIOD)
+    assert result.skipped == []
+    key = pd.read_csv(small_county / "answer_key" / "expected_audit.csv", encoding="utf-8-sig", dtype=str,
+                      keep_default_na=False)
+    planted = key.assign(code=key["埋设规则"].str.split(";")).explode("code")
+    planted = planted[planted["code"] != ""]
+    assert set(planted["code"]) == set(audit.CHECKS), "every check has planted households"
+    assert planted["code"].value_counts().min() >= 2
+    for codes, planted_codes in zip(key["核查规则"], key["埋设规则"]):
+        assert set(filter(None, planted_codes.split(";"))) <= set(codes.split(";"))
+    expected = dict(zip(key["户编号"], key["核查规则"]))
+    got = dict(zip(result.flagged["household_id"], result.flagged["checks"]))
+    missed = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    assert not missed and not extra, f"missed {missed[:10]}, extra {extra[:10]}"
+    wrong = {h: (expected[h], got[h]) for h in expected if expected[h] != got[h]}
+    assert not wrong, list(wrong.items())[:10]
+    assert key.set_index("户编号")["村代码"].to_dict() == dict(zip(result.flagged["household_id"],
+                                                                  result.flagged["village_code"]))

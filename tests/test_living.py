@@ -40,6 +40,7 @@ def _month_cycle(root: Path, eng, period: str, bulletin: bool = True) -> None:
     P.screen_period(period, str(out), eng=eng)
     if bulletin:
         P.sample_period(period, str(out), eng=eng, keep_recorded=True)
+        P.review_period(period, str(out), eng=eng)   # the decision review draw, after ingest
         P.derive_problems(period, eng=eng)
 
 
@@ -278,3 +279,45 @@ def test_readers_and_week_on_both_backends(db_url, tmp_path):
     calls = read("spot_check_results")
     assert len(calls) and calls["household_id"].isin(draws["household_id"]).mean() > 0.8
     eng.dispose()
+
+
+def test_every_month_has_decisions_and_the_next_delivery_reviews_the_draw(living):
+    """Every month has new 拟纳入 and 拟消除 decisions to draw; the next month's delivery brings a
+    review result (mostly 认定准确) for every household drawn, dated from the draw."""
+    from fangpin.review import read_review_draw, review_summary
+    from fangpin.store.db import read_feed
+
+    eng = living["eng"]
+    results = []
+    for i, m in enumerate(MONTHS):
+        draw = read_review_draw(eng, m)
+        assert set(draw["decision"]) == {"拟纳入", "拟消除"}, (m, draw["decision"].value_counts())
+        s = review_summary(eng, m).set_index("decision")
+        if i < len(MONTHS) - 1:
+            assert (s["drawn"] > 0).all() and (s["reviewed"] == s["drawn"]).all(), (m, s)
+            got = read_feed(eng, "review_results", MONTHS[i + 1])
+            assert set(got["household_id"]) == set(draw["household_id"]), m
+            on = got["household_id"].map(draw.drop_duplicates("household_id").set_index("household_id")["drawn_on"])
+            assert (pd.to_datetime(got["review_date"]) >= on).all()
+            results.append(got)
+        else:  # drawn on the day the last month was ingested: no result yet
+            assert (s["reviewed"] == 0).all() and (s["pending"] == s["drawn"]).all()
+    conclusions = pd.concat(results)["conclusion"].value_counts()
+    assert conclusions["认定准确"] > conclusions.get("认定不准确", 0)
+
+
+def test_living_month_matches_its_audit_answer_key(living):
+    """The registry audit of a living month flags exactly the households of its expected_audit.csv,
+    with every check planted."""
+    from fangpin import audit
+
+    eng, root = living["eng"], living["root"]
+    m = MONTHS[-1]
+    result = audit.audit(audit.load_frames(eng, m), m)
+    key = pd.read_csv(root / "in" / m / "answer_key" / "expected_audit.csv", encoding="utf-8-sig", dtype=str,
+                      keep_default_na=False)
+    assert dict(zip(result.flagged["household_id"], result.flagged["checks"])) == dict(zip(key["户编号"],
+                                                                                          key["核查规则"]))
+    planted = set(";".join(key["埋设规则"]).split(";")) - {""}
+    assert planted == set(audit.CHECKS)
+

@@ -77,3 +77,39 @@ def test_review_command_records_the_draw_and_reports_outcomes(db_url, tmp_path, 
                                         "inaccurate": 0, "pending": 1}
     assert (s.loc["拟消除", "drawn"], s.loc["拟消除", "inaccurate"], s.loc["拟消除", "pending"]) == (1, 1, 0)
     assert s.loc["拟消除", "share"] == 0.2
+
+
+def test_generated_months_have_decisions_and_the_next_delivery_reviews_the_draw(small_county, sqlite_url, tmp_path):
+    """A one-shot generated delivery has new 拟纳入 and 拟消除 decisions of its month, and the next
+    month's delivery carries review_results for exactly the households `fangpin review` drew
+    (default seed), dated from the draw day: mostly 认定准确."""
+    from conftest import SMALL_PERIOD
+
+    from fangpin import pipeline
+    from fangpin.generate import generate_county
+    from fangpin.periods import Month
+    from fangpin.review import decision_candidates, draw_date, read_review_draw, review_summary
+    from fangpin.store import db
+    from fangpin.store.db import read_feed
+
+    before = str(Month.parse(SMALL_PERIOD).shift(-1))
+    prev = generate_county(tmp_path / before, before, households=1500, seed=7)
+    eng = db.engine(sqlite_url)
+    pipeline.ingest(prev, before, out_dir=None, eng=eng)
+    cands = decision_candidates(read_feed(eng, "households", before), before)
+    assert cands["decision"].value_counts().min() >= 5 and cands["decision"].nunique() == 2
+    pipeline.review_period(before, str(tmp_path / "out"), eng=eng)
+    draw = read_review_draw(eng, before)
+    assert set(draw["decision"]) == {"拟纳入", "拟消除"}
+    pending = review_summary(eng, before)
+    assert (pending["reviewed"] == 0).all() and (pending["pending"] == pending["drawn"]).all()
+
+    pipeline.ingest(small_county, SMALL_PERIOD, out_dir=None, eng=eng)
+    results = read_feed(eng, "review_results", SMALL_PERIOD)
+    assert set(results["household_id"]) == set(draw["household_id"])
+    assert (pd.to_datetime(results["review_date"]).dt.date >= draw_date(before)).all()
+    s = review_summary(eng, before).set_index("decision")
+    assert (s["reviewed"] == s["drawn"]).all() and (s["pending"] == 0).all()
+    assert s["accurate"].sum() >= s["inaccurate"].sum()
+    now = decision_candidates(read_feed(eng, "households", SMALL_PERIOD), SMALL_PERIOD)
+    assert now["decision"].value_counts().min() >= 5

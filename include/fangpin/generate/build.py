@@ -1,9 +1,11 @@
 """generate_county: a complete synthetic delivery (13 feeds) and its answer key.
 
-Order of work: the static county (seed only) -> this period's incomes and department rows
-(background, hitting nothing) -> planted hits and near-misses -> outsiders (unmatched rows) ->
-defects -> the generator's own check of the planting on clean and on accepted rows ->
-delivered text -> files -> answer key. See docs/generate.md.
+Order of work: the static county (seed only) -> the month's decisions and planted registry
+doubts (registry.py) -> this period's incomes and department rows (background, hitting nothing)
+-> planted hits and near-misses -> 人社 rows, 风险类型 of the A05/A06 doubts, review results ->
+outsiders (unmatched rows) -> defects -> the generator's own check of the planting on clean and
+on accepted rows, and the audit expectation -> delivered text -> files -> answer key. See
+docs/generate.md.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import pandas as pd
 
 from fangpin import feeds as F
 from fangpin.config import settings
-from fangpin.generate import employment, feedback, history, plant, write
+from fangpin.generate import employment, feedback, history, plant, registry, write
 from fangpin.generate.county import County, build_county, id_strings, unique_bodies
 from fangpin.generate.defects import PERSON_FEEDS, Defects
-from fangpin.generate.expect import evaluate
+from fangpin.generate.expect import evaluate, evaluate_audit
 from fangpin.params import param
 from fangpin.periods import Month
 
@@ -127,7 +129,9 @@ def _assemble(county: County, plan: plant.Plan, hist: dict, per: dict, ctx) -> d
     typed["members"] = pd.DataFrame({
         "person": np.arange(len(mem)), "h": mem["h"], "id_number": mem["id_number"],
         "household_id": hh["household_id"].to_numpy()[mem["h"].to_numpy()], "name": mem["name"],
-        "relation": mem["relation"], "labor_skill": plan.skill})
+        "relation": mem["relation"], "labor_skill": plan.skill, "birth": mem["birth"].to_numpy(),
+        "male": mem["male"].to_numpy(dtype=bool)})
+    households["head_male"] = mem["male"].to_numpy(dtype=bool)[county.start]
     year_start = np.datetime64(ctx.month.year_start)
     med = per["medical"]
     med = med[~(med["h"].isin(plan.clear_ytd) & (med["discharge_date"] >= year_start))]
@@ -203,6 +207,21 @@ def build_delivery(out: Path, period: str, households: int = 2000, seed: int = 1
     static_planted[list(plan.planted)] = True
     if living is not None:
         living.registry(hh)
+    # the month's decisions (拟纳入 / 拟消除; the living county makes its own) and planted
+    # registry doubts (A01–A12), before the period's rows: see fangpin.generate.registry
+    a = _audit_params(month)
+    review_draws = None
+    if living is None:
+        review_draws = registry.predicted_draw(hh, plan.used.copy(), month.shift(-1), seed, a["min_months"])
+    registry.top_up(hh, plan.used, month, seed, a["min_months"], decisions=living is None)
+    if living is None:
+        registry.apply_decisions(hh, *registry.month_decisions(hh, plan.used, month, seed, a["min_months"]), month)
+    else:
+        review_draws = living.review_draws
+    decided = (hh["identified_month"].to_numpy() == str(month)) | (hh["eliminated_month"].to_numpy() == str(month))
+    plan.used[decided] = True
+    doubts = registry.AuditPlan(plan, hh, month, seed, a)
+    doubts.registry()
     per = history.period_rows(county, rng, month, income, ctx.T, (ctx.thr_registered, ctx.thr_general))
     report("county", 2, steps)
 
@@ -213,6 +232,9 @@ def build_delivery(out: Path, period: str, households: int = 2000, seed: int = 1
 
     typed = _assemble(county, plan, hist, per, ctx)
     employment.add_feeds(typed, county, plan.skill, month, seed)  # 人社 rows; 风险类型, 风险消除方式 (issue 15)
+    doubts.after_assembly(typed, month.end)
+    position = pd.Series(np.arange(len(hh)), index=hh["household_id"].to_numpy())
+    typed["review_results"] = registry.review_rows(review_draws, month, seed, position)
     n_out = {f: max(3, len(typed[f]) // 200) for f in PERSON_FEEDS}
     outsiders, fresh_ids = _outsiders(county, rng, month, n_out, ctx)
     for feed in PERSON_FEEDS:
@@ -223,6 +245,8 @@ def build_delivery(out: Path, period: str, households: int = 2000, seed: int = 1
     planted_mask[list(plan.planted)] = True
     protected = planted_mask.copy()
     protected[[h for h, *_ in plan.near]] = True
+    protected[list(doubts.planted)] = True
+    protected |= decided
 
     if living is None:
         pushed = static_planted | (rng.random(len(hh)) < 0.01)
@@ -253,6 +277,12 @@ def build_delivery(out: Path, period: str, households: int = 2000, seed: int = 1
     acc_mem = typed["members"][~typed["members"]["person"].isin(removed["members"])]
     acc = {f: t.drop(index=list(removed[f])) for f, t in screen_feeds.items()}
     _check(expected, evaluate(acc_hh, acc_mem, acc, ctx), hh, "accepted rows")
+    audit_hits = evaluate_audit(acc_hh, acc_mem, acc, ctx, a)
+    missing = {h: codes - audit_hits.get(h, set()) for h, codes in doubts.planted.items()
+               if codes - audit_hits.get(h, set())}
+    if missing:
+        raise PlantingError("planted registry doubts not flagged: " + "; ".join(
+            f"{hh['household_id'].iat[h]}: {sorted(c)}" for h, c in list(missing.items())[:10]))
     report("county", 5, steps)
 
     texts = {f: write.text_frame(f, typed[f], rng) for f in F.FEEDS}
@@ -273,15 +303,42 @@ def build_delivery(out: Path, period: str, households: int = 2000, seed: int = 1
     report("county", 7, steps)
 
     _answer_key(out / KEY_DIR, county, plan, defects, outsiders, ctx)
+    _audit_key(out / KEY_DIR, hh, audit_hits, doubts.planted)
     manifest = {"period": str(month), "seed": seed, "households": households, "people": len(county.mem),
                 "T": ctx.T, "county_code": settings().county_code, "generator_version": VERSION,
                 "planted_households": len(plan.planted), "near_misses": len(plan.near),
-                "quarantine_lines": len(defects.lines), "feeds": manifest_feeds}
+                "quarantine_lines": len(defects.lines), "audit_flagged": len(audit_hits),
+                "audit_planted": {c: sum(c in v for v in doubts.planted.values()) for c in _CODES},
+                "decisions": {"拟纳入": int((hh["identified_month"] == str(month)).sum()),
+                              "拟消除": int((hh["eliminated_month"] == str(month)).sum())},
+                "review_results": len(typed["review_results"]), "feeds": manifest_feeds}
     if living is not None:
         manifest["living"] = living.summary()
     (out / KEY_DIR / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     report("county", 8, steps)
     return out
+
+
+_CODES = tuple(f"A{i:02d}" for i in range(1, 13))
+
+
+def _audit_params(month: Month) -> dict:
+    def p(name):
+        return param(name, on=month.end)
+
+    return {"min_months": int(p("problems.min_months_before_elimination")),
+            "lookback": int(p("audit.medical_lookback_months")), "max_labor_share": float(p("audit.max_labor_share")),
+            "minor_age": int(p("audit.minor_age")), "max_phone": int(p("audit.max_households_per_phone"))}
+
+
+def _audit_key(folder: Path, hh: pd.DataFrame, hits: dict[int, set], planted: dict[int, set]) -> None:
+    """expected_audit.csv: every household the audit must flag (核查规则) and which of its checks
+    were planted (埋设规则; the others are doubts of the background)."""
+    rows = [{"户编号": hh["household_id"].iat[h], "乡镇代码": hh["township_code"].iat[h],
+             "村代码": hh["village_code"].iat[h], "核查规则": ";".join(sorted(codes)),
+             "埋设规则": ";".join(sorted(planted.get(h, set())))} for h, codes in hits.items()]
+    key = pd.DataFrame(rows, columns=["户编号", "乡镇代码", "村代码", "核查规则", "埋设规则"])
+    write.write_key_csv(folder / "expected_audit.csv", key.sort_values("户编号"))
 
 
 def _answer_key(folder: Path, county: County, plan: plant.Plan, defects: Defects, outsiders: dict, ctx) -> None:

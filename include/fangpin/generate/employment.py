@@ -5,7 +5,8 @@ unchanged. The 人社 export of delivery M lists, for about half of the laborers
 person for the previous month and for M (统计月份 M−1 and M), same status both months and a wage
 within ±15%: no household's work income falls by half and no laborer becomes 失业, so R13 never
 hits. 风险类型 is filled for 监测户 (one or two types), 风险消除方式 for those whose risk is
-eliminated; these may show registry-audit doubts (A05, A06), as real registries do.
+eliminated; these may show registry-audit doubts (A05, A06), as real registries do (the audit
+answer key lists them; fangpin.generate.registry plants the others).
 
 Random draws use their own generator (seeded from the county seed and the period), so adding
 these feeds does not change any other generated value.
@@ -72,8 +73,7 @@ def risk_columns(county, month: Month, seed: int) -> tuple[np.ndarray, np.ndarra
 
 def add_feeds(typed: dict[str, pd.DataFrame], county, skill: np.ndarray, month: Month, seed: int) -> None:
     """The hook build.generate_county calls: typed['employment'], the optional households columns,
-    and an empty review_results feed (the synthetic registry makes no new 拟纳入/拟消除 decision in
-    the recent months, so the county's sample review has nothing to report)."""
+    and an empty review_results feed (build fills it: fangpin.generate.registry.review_rows)."""
     typed["employment"] = employment_rows(county, skill, month, seed)
     typed["review_results"] = pd.DataFrame({c: pd.Series(dtype=object) for c in F.REVIEW_RESULTS.names})
     risk_types, method = risk_columns(county, month, seed)

@@ -81,3 +81,79 @@ def evaluate(households: pd.DataFrame, members: pd.DataFrame, feeds: dict[str, p
     add(hea.loc[(hea["disease_class"] == "大病") & (hea["diagnosis_date"] >= start)
                 & (hea["diagnosis_date"] <= end), "h"].unique(), "R12")
     return hits
+
+
+def evaluate_audit(households: pd.DataFrame, members: pd.DataFrame, feeds: dict[str, pd.DataFrame], ctx,
+                   a: dict) -> dict[int, set]:
+    """{household position: set of check codes} for every household the registry audit (data
+    contract section 2b, A01–A12) must flag, from the generator's typed frames. `households` carries
+    head_male (the sex of 户主身份证号), `members` relation, labor_skill, birth (the ID's birth date)
+    and male (the ID's sex); `a` the audit
+    parameters (min_months, lookback, max_labor_share, minor_age, max_phone)."""
+    hs = households.drop_duplicates("h").set_index("h")
+    hits: dict[int, set] = {}
+
+    def add(index, code):
+        for h in index:
+            hits.setdefault(int(h), set()).add(code)
+
+    end = pd.Timestamp(ctx.month.end)
+    mem = members[members["h"].isin(hs.index)]
+    person_h = pd.Series(mem["h"].to_numpy(), index=mem["person"].to_numpy())
+
+    def of_people(frame: pd.DataFrame) -> pd.DataFrame:
+        f = frame[frame["person"].isin(person_h.index)].copy()
+        f["h"] = person_h.reindex(f["person"].to_numpy()).to_numpy()
+        return f
+
+    def filled(col):
+        v = hs[col]
+        return v.notna() & (v.astype(str).str.strip() != "")
+
+    def months(col):
+        v = hs[col].where(filled(col), None).astype(object)
+        return pd.to_numeric(v.str[:4], errors="coerce") * 12 + pd.to_numeric(v.str[5:7], errors="coerce")
+
+    done = hs["risk_eliminated"] == "是"
+    monitored_cat = hs["category"] == F.CAT_MONITORED
+    size = mem.groupby("h").size().reindex(hs.index, fill_value=0)
+    labor = mem[mem["labor_skill"].isin(F.LABORER_SKILLS)].groupby("h").size().reindex(hs.index, fill_value=0)
+    types = hs["risk_types"].where(filled("risk_types"), "").astype(str).str.split(F.RISK_TYPE_SEP) \
+        if "risk_types" in hs else pd.Series([[]] * len(hs), index=hs.index)
+
+    add(hs.index[done & (hs["income"] < ctx.T)], "A01")
+    gap = months("eliminated_month") - months("identified_month")
+    add(hs.index[done & gap.notna() & (gap < a["min_months"])], "A02")
+    add(hs.index[(done & ~filled("eliminated_month")) | (~done & filled("eliminated_month"))], "A03")
+    add(hs.index[~monitored_cat & (filled("monitor_type") | filled("risk_eliminated") | filled("eliminated_month"))],
+        "A04")
+
+    lookback = pd.Timestamp(ctx.month.shift(-(a["lookback"] - 1)).start)
+    med = of_people(feeds["medical"])
+    dis = pd.to_datetime(med["discharge_date"])
+    med = med[(dis >= lookback) & (dis <= end) & (med["out_of_pocket"] > 0)]
+    hea = of_people(feeds["health"])
+    hea = hea[hea["disease_class"].isin(F.DISEASE_CLASSES) & (pd.to_datetime(hea["diagnosis_date"]) <= end)]
+    evidence = set(med["h"]) | set(hea["h"])
+    sick = types.map(lambda xs: "因病" in {x.strip() for x in xs}).astype(bool)
+    add(hs.index[sick & ~hs.index.isin(list(evidence))], "A05")
+    short = types.map(lambda xs: "缺劳动力" in {x.strip() for x in xs}).astype(bool)
+    add(hs.index[short & (size > 0) & (labor > a["max_labor_share"] * size + 1e-9)], "A06")
+
+    add(hs.index[done & (size > 0) & (labor == 0)], "A07")
+    civ = of_people(feeds["civil_affairs"])
+    civ = civ[civ["assistance_type"].isin(("低保", "特困")) & (pd.to_datetime(civ["start_date"]) <= end)]
+    add(hs.index[monitored_cat & ~done & (size > 0) & (labor == 0) & ~hs.index.isin(list(set(civ["h"])))], "A08")
+
+    born = pd.to_datetime(mem["birth"])
+    years = end.year - born.dt.year - ((born.dt.month * 100 + born.dt.day) > end.month * 100 + end.day)
+    add(mem.loc[mem["labor_skill"].isin(F.LABORER_SKILLS[:2]) & (years < a["minor_age"]), "h"].unique(), "A09")
+    heads = mem[mem["relation"] == "户主"].groupby("h").size().reindex(hs.index, fill_value=0)
+    add(hs.index[(size > 0) & (heads != 1)], "A10")
+    spouses = mem[mem["relation"] == "配偶"]
+    same = spouses["male"].to_numpy(dtype=bool) == hs["head_male"].reindex(spouses["h"]).to_numpy(dtype=bool)
+    add(spouses.loc[same, "h"].unique(), "A11")
+    phone = hs["phone"].where(filled("phone"), None).dropna()
+    counts = phone.map(phone.value_counts())
+    add(counts.index[counts > a["max_phone"]], "A12")
+    return hits

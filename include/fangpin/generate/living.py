@@ -9,9 +9,11 @@ with a registry that evolves from what happened before:
 - households a township verified as 纳入监测 become 监测户, identified in the month of the
   verification; almost a third of them get no assistance measure in their first month (纳而不扶),
   a few not in the second month either; a few long-monitored households lose theirs for a month;
-- monitored households are eliminated over time (after at least the minimum months); some
-  newly identified ones are eliminated too soon, and some with an income below the threshold
-  (消除不规范).
+- monitored households are eliminated over time (after at least the minimum months; a few a
+  month are scheduled, so every month has 拟消除 decisions); some newly identified ones are
+  eliminated too soon, and some with an income below the threshold (消除不规范);
+- the county's reviewers answer the decision-review draws made during the month
+  (review_results: mostly 认定准确).
 
 `generate_week` writes the township feedback of one Monday–Sunday week: inspections (daily
 visits), verifications of the households pushed to them, the phone spot-check's call results
@@ -27,9 +29,9 @@ every re-run agrees, whatever order the weeks are generated in):
 About 1.5 % of the rows carry a realistic defect (the same as in a monthly delivery), so
 quarantine keeps appearing.
 
-Everything read from the monitoring database goes through the three readers below
-(`sent_pushes`, `issued_problems`, `drawn_households`): the one place to adapt if the
-system's tables change.
+Everything read from the monitoring database goes through the readers below
+(`sent_pushes`, `issued_problems`, `drawn_households` for the weeks; `review_draws` for the
+monthly delivery's review_results): the one place to adapt if the system's tables change.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ CONCLUSIONS = {  # 风险等级 -> P(纳入监测, 持续关注, 排除)
 FIRST_MONTH_UNASSISTED, SECOND_MONTH_UNASSISTED = 0.3, 0.1    # newly identified, measures = 0
 MONTHLY_UNASSISTED = 0.02        # a monitored household without measures for a month
 ELIMINATION_HAZARD = 0.03        # per month, once eligible
+SCHEDULED_PER_1000 = 1           # and at least this many a month per 1,000 households (Evolution._schedule)
 TOO_SOON, POOR_ELIMINATION = 0.2, 0.5
 DEFECT_RATE = 0.015
 WEEKLY_VISITS = 0.06             # share of households visited in a week (~25 % a month)
@@ -141,6 +144,21 @@ def drawn_households(eng: Engine, until: dt.date) -> pd.DataFrame:
     df["drawn_on"] = [min(d, latest[p]) for d, p in zip(df["drawn_on"], df["period"])]
     df = df[df["drawn_on"] <= until]
     return df[cols].sort_values(["period", "household_id"], ignore_index=True)
+
+
+def review_draws(eng: Engine, until: dt.date) -> pd.DataFrame:
+    """Households drawn for the county's sample review of decisions (fangpin.review), drawn on or
+    before `until`: period, household_id, drawn_on (one row per household and period, even when
+    it was drawn under both decisions)."""
+    cols = ["period", "household_id", "drawn_on"]
+    if not _has(eng, "decision_review_draws"):
+        return pd.DataFrame(columns=cols)
+    with eng.connect() as c:
+        df = pd.read_sql(text("SELECT period, household_id, drawn_on FROM decision_review_draws"), c)
+    df["drawn_on"] = pd.to_datetime(df["drawn_on"]).dt.date
+    df = df[np.array([d <= until for d in df["drawn_on"]], dtype=bool)]
+    return df[cols].drop_duplicates(["period", "household_id"]).sort_values(["period", "household_id"],
+                                                                              ignore_index=True)
 
 
 # ---- what the townships do with it (pure functions of the seed and the item) -----------------
@@ -262,6 +280,7 @@ class Evolution:
     conversions: dict[str, int]
     min_months: int
     counts: dict = field(default_factory=dict)
+    review_draws: pd.DataFrame | None = None   # fangpin.generate.registry.review_rows answers them
 
     def _count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -270,6 +289,7 @@ class Evolution:
         """Changes the households frame in place (category, monitoring fields, measures)."""
         now = _index(self.month)
         pos = pd.Series(np.arange(len(hh)), index=hh["household_id"].to_numpy())
+        scheduled = self._schedule(hh)
         converted = set()
         for hid, ident in sorted(self.conversions.items()):
             if ident > now or hid not in pos.index:
@@ -300,6 +320,8 @@ class Evolution:
             else:
                 u = _u(self.seed, "eliminate", hid, ident)
                 when = max(ident + self.min_months, origin) + int(math.log1p(-u) / math.log1p(-ELIMINATION_HAZARD))
+                if h not in converted:
+                    when = min(when, scheduled.get(hid, when))
             if when <= now:
                 hh.at[h, "risk_eliminated"], hh.at[h, "eliminated_month"] = "是", _month_text(when)
                 self._count("eliminated_this_month", int(when == now))
@@ -307,6 +329,19 @@ class Evolution:
             elif h not in converted and _u(self.seed, "unassisted", hid, now) < MONTHLY_UNASSISTED:
                 hh.at[h, "measures"] = 0
                 self._count("unassisted_lapse")
+
+    def _schedule(self, hh: pd.DataFrame) -> dict[str, int]:
+        """A month of elimination for the open 监测户 of the county as built (identified at least
+        min_months before ORIGIN): `SCHEDULED_PER_1000` households per 1,000 a month from ORIGIN,
+        in the order of a hash, so that every month has households cleared (拟消除) to review."""
+        origin = _index(ORIGIN)
+        idents = [(_parse_index(v), hid) for v, hid, c, r in zip(hh["identified_month"], hh["household_id"],
+                                                                   hh["cat"], hh["risk_eliminated"])
+                  if c == 1 and r == "否"]
+        pool = sorted((hid for i, hid in idents if i is not None and i + self.min_months <= origin),
+                      key=lambda hid: (_u(self.seed, "elim-slot", hid), hid))
+        per = max(1, round(len(hh) * SCHEDULED_PER_1000 / 1000))
+        return {hid: origin + i // per for i, hid in enumerate(pool)}
 
     def after_planting(self, hh: pd.DataFrame, plan, static_planted: np.ndarray) -> None:
         """Some monitored households that (always) have an income below the threshold are marked
@@ -348,7 +383,8 @@ def generate_month(data_root: Path, period: str, eng: Engine, households: int = 
     <data_root>/<period>/ (with its answer key) and returns the folder."""
     month = Month.parse(period)
     evolution = Evolution(month, seed, conversions(eng, month, seed),
-                          int(param("problems.min_months_before_elimination", month.end)))
+                          int(param("problems.min_months_before_elimination", month.end)),
+                          review_draws=review_draws(eng, month.end))
     out = build_delivery(Path(data_root) / str(month), str(month), households, seed, progress, None,
                          living=evolution)
     _remember(Path(data_root), households, seed)
@@ -486,6 +522,6 @@ def generate_week(data_root: Path, week: str, eng: Engine, seed: int = 1, househ
     return folder
 
 
-__all__ = ["generate_month", "generate_week", "sent_pushes", "issued_problems", "drawn_households",
+__all__ = ["generate_month", "generate_week", "sent_pushes", "issued_problems", "drawn_households", "review_draws",
            "verification_plan", "rectification_plan", "call_plan", "week_events", "conversions", "Evolution",
            "WEEKLY_DIR"]
