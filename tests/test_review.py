@@ -113,3 +113,20 @@ def test_generated_months_have_decisions_and_the_next_delivery_reviews_the_draw(
     assert s["accurate"].sum() >= s["inaccurate"].sum()
     now = decision_candidates(read_feed(eng, "households", SMALL_PERIOD), SMALL_PERIOD)
     assert now["decision"].value_counts().min() >= 5
+
+
+def test_the_review_seed_is_its_own_and_comes_from_the_secret(monkeypatch):
+    """The decision review's default seed is derived from the draw secret like the spot-check's,
+    but is not the spot-check's: one draw tells nothing about the other."""
+    from fangpin import config, review, sample
+
+    monkeypatch.setenv("FANGPIN_DRAW_SECRET", "county-secret-1")
+    config.reset()
+    first = review.default_seed("2026-10")
+    assert first != sample.default_seed("2026-10")
+    assert first == review.default_seed("2026-10") and first != review.default_seed("2026-11")
+    monkeypatch.setenv("FANGPIN_DRAW_SECRET", "county-secret-2")
+    config.reset()
+    assert review.default_seed("2026-10") != first
+    monkeypatch.delenv("FANGPIN_DRAW_SECRET")
+    config.reset()

@@ -80,10 +80,12 @@ def draw_reviews(candidates: pd.DataFrame, period: Month | str, seed: int, share
 
 
 def default_seed(period: Month | str) -> int:
-    """The seed when none is given (as the phone spot-check's: the period as a number)."""
+    """The seed when none is given: from the configured draw secret and the period, like the phone
+    spot-check's but its own (fangpin.sample.default_seed, purpose "decision-review"), so the
+    two draws of a month are independent and neither is predictable without the secret."""
     from fangpin.sample import default_seed as seed_of
 
-    return seed_of(period)
+    return seed_of(period, purpose="decision-review")
 
 
 def run_review_draw(eng: Engine, period: Month | str, out_dir: Path, seed: int | None = None,

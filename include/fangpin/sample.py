@@ -68,14 +68,16 @@ _INT4 = 2**31  # spot_check_draws.seed is a 32-bit integer column
 
 # ---- the draw (pure) ---------------------------------------------------------------------
 
-def default_seed(period: str | Month, secret: str | None = None) -> int:
-    """The seed used when none is given: HMAC-SHA256 of the period keyed by the draw secret
+def default_seed(period: str | Month, secret: str | None = None, purpose: str = "spot-check") -> int:
+    """The seed used when none is given: HMAC-SHA256 of `purpose|period` keyed by the draw secret
     (settings().draw_secret; fangpin.config.draw_secret()), as a non-negative 31-bit integer.
-    Reproducible with the secret (or from the recorded seed), unpredictable without it."""
+    Reproducible with the secret (or from the recorded seed), unpredictable without it; each
+    draw (`purpose`: the phone spot-check, the decision review) has its own seed, so one draw
+    tells nothing about another."""
     from fangpin.config import draw_secret
 
     key = (secret if secret is not None else draw_secret()).encode()
-    digest = hmac.new(key, f"spot-check|{Month.parse(str(period))}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(key, f"{purpose}|{Month.parse(str(period))}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:4], "big") % _INT4
 
 
