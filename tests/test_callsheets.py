@@ -95,6 +95,27 @@ def test_xlsx_call_sheets(db_url, drawn, tmp_path):
     assert [p.name for p in only] == ["451302101_良江镇_电话抽查表.xlsx"]
 
 
+def test_sheets_of_a_draw_made_before_the_month_delivery_come_from_its_registry(sqlite_url, tmp_path):
+    """The draw of October is made on 1 October from September's registry (October's arrives on
+    6 November): the sheets carry that registry's names and phones, not empty cells."""
+    from openpyxl import load_workbook
+
+    eng = db.engine(sqlite_url)
+    regions, hh, members = county()
+    with eng.begin() as conn:
+        for feed, df in (("regions", regions), ("households", hh), ("members", members)):
+            db.replace_period(conn, feed, "2026-09", df)
+    sample.run_sample(eng, P, tmp_path)
+    assert set(sample.read_draws(eng, [P])["basis_period"]) == {"2026-09"}
+    paths = callsheets.write_call_sheets(eng, P, tmp_path, pdf=False)
+    assert [p.name for p in paths] == ["451302100_凤凰镇_电话抽查表.xlsx", "451302101_良江镇_电话抽查表.xlsx"]
+    rows = pd.DataFrame(list(load_workbook(paths[0]).active.iter_rows(min_row=5, values_only=True)),
+                        columns=callsheets.HEADERS)
+    by_id = hh.set_index("household_id")
+    assert rows["联系电话"].tolist() == by_id.loc[rows["户编号"], "phone"].tolist()
+    assert rows["户主姓名"].notna().all() and set(rows["村"]) <= set(VILLAGES.values())
+
+
 def test_pdf_call_sheet_is_marked_and_renders_chinese(sqlite_url, drawn, tmp_path):
     from pypdf import PdfReader
 

@@ -52,7 +52,8 @@ def _safe(name: str) -> str:
 
 
 def call_sheet_rows(eng: Engine, period: str, townships: list[str] | None = None) -> pd.DataFrame:
-    """One row per household of the period's recorded draw, with what the caller needs.
+    """One row per household of the period's recorded draw, with what the caller needs, from the
+    registry delivery the draw was made from (its basis_period).
 
     Columns: township_code, township_name, position, village_name, household_id, head_name, phone,
     category, size (members in the registry; the declared 家庭人口数 when none are loaded), income,
@@ -62,10 +63,14 @@ def call_sheet_rows(eng: Engine, period: str, townships: list[str] | None = None
     draws = read_draws(eng, [period])
     if townships is not None:
         draws = draws[draws["township_code"].isin(townships)]
-    hh = read_feed(eng, "households", period, columns=[
+    # the registry the draw was made from (recorded with it): at the start of the month, the
+    # month's own delivery has not arrived yet
+    basis = draws["basis_period"].dropna()
+    source = str(basis.iloc[0]) if len(basis) else period
+    hh = read_feed(eng, "households", source, columns=[
         "household_id", "village_code", "head_name", "phone", "category", "declared_size", "income", "measures"])
-    members = read_feed(eng, "members", period, columns=["household_id"])["household_id"].value_counts()
-    regions = read_feed(eng, "regions", period, columns=["code", "name"])
+    members = read_feed(eng, "members", source, columns=["household_id"])["household_id"].value_counts()
+    regions = read_feed(eng, "regions", source, columns=["code", "name"])
     names = regions.drop_duplicates("code").set_index("code")["name"]
 
     rows = draws.merge(hh, on="household_id", how="left")
