@@ -247,6 +247,10 @@ class Cluster:
                 return False
 
         self.wait("the API server", api_up, timeout)
+        for i in range(1, workers + 1):  # both consuming before any task is queued
+            log = self.logs / f"worker{i}.log"
+            self.wait(f"worker{i}", lambda: f"w{i}@" in log.read_text(errors="replace")
+                      and " ready." in log.read_text(errors="replace"), timeout)
         self.wait(f"the dag-processor to parse {dags}", lambda: set(dags) <= {
             r[0] for r in self.query("SELECT dag_id FROM dag WHERE NOT is_stale")}, timeout)
 
