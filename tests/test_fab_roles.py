@@ -3,8 +3,8 @@ api-server app (airflow.api_fastapi.app.create_app, in a subprocess), users crea
 CLI the platform team uses and signed in through FAB's /auth/token:
 
 - Auditor (the compose file's [fab] custom_roles): reads the 数据质量 page, a validation run and
-  the Data Docs; cannot trigger or pause a DAG, nor even list DAGs;
-- Op (the platform team): triggers and pauses DAGs, and sees the page too;
+  the Data Docs; cannot trigger, pause or clear a DAG, list DAGs or set a variable;
+- Op (the platform team): triggers, pauses and clears DAGs, sets variables, and sees the page;
 - Viewer (a FAB built-in, not used by fangpin): no 数据质量 page;
 - nobody signed in (leaders have no account): 401."""
 
@@ -45,6 +45,10 @@ PROBE = textwrap.dedent("""
                               json={"logical_date": None, "conf": {"period": "2026-10"}}).status_code,
             "pause": c.patch("/api/v2/dags/fangpin_weekly", headers=h, json={"is_paused": False}).status_code,
             "dags": c.get("/api/v2/dags", headers=h).status_code,
+            "clear": c.post("/api/v2/dags/fangpin_monthly_ingest/clearTaskInstances", headers=h,
+                            json={"dry_run": True}).status_code,
+            "variable": c.post("/api/v2/variables", headers=h,
+                               json={"key": "probe_" + user.replace(".", "_"), "value": "x"}).status_code,
         }
     print("RESULT " + json.dumps(res, ensure_ascii=False))
 """)
@@ -102,7 +106,9 @@ def test_auditor_reads_the_quality_page_but_cannot_operate_dags(sqlite_url, tmp_
     assert auditor["page"] == [200, True] and auditor["run"] == 200 and auditor["docs"] == 200
     # … and can neither trigger nor pause a DAG, nor list them
     assert auditor["trigger"] == 403 and auditor["pause"] == 403 and auditor["dags"] == 403
+    assert auditor["clear"] == 403 and auditor["variable"] == 403  # nor change anything else
     # the platform team operates DAGs and sees the page
     assert ops["trigger"] == 200 and ops["pause"] == 200 and ops["dags"] == 200 and ops["page"] == [200, True]
+    assert ops["clear"] == 200 and ops["variable"] == 201
     # a role without the plugins view does not get the page
     assert viewer["page"][0] == 403 and viewer["docs"] == 403 and viewer["trigger"] == 403
