@@ -7,7 +7,9 @@ period, each run's expectation results, and serves each period's GX Data Docs
 (<output_dir>/<period>/data_docs/) as static files under /data-quality/docs/<period>/.
 
 Inside the api-server every route needs a signed-in Airflow user (the UI's JWT cookie or a
-Bearer token); `create_app(require_login=False)` is the same app without that, for tests.
+Bearer token) allowed to view plugins: with the FAB auth manager the Auditor role (docs/airflow.md,
+"Roles") and Op/Admin, with SimpleAuthManager viewer and above; others get 403.
+`create_app(require_login=False)` is the same app without that, for tests.
 Only fastapi and jinja2 are imported at load time: the scheduler and workers load plugins too.
 """
 
@@ -164,11 +166,19 @@ def create_app(require_login: bool = True) -> FastAPI:
         scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
         bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=token) if token else None
         try:
-            return await get_user(request, None, bearer)
+            user = await get_user(request, None, bearer)
         except HTTPException as exc:
             if exc.status_code == 401:
                 raise LoginRequired() from exc
             raise
+        from airflow.api_fastapi.app import get_auth_manager
+        from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+
+        # the plugins view: FAB's "can_read on Plugins" (the Auditor and Op roles, Admin);
+        # SimpleAuthManager's viewer role and above
+        if not get_auth_manager().is_authorized_view(access_view=AccessView.PLUGINS, user=user):
+            raise HTTPException(403, "数据质量页面需要审计（Auditor）或运维角色")
+        return user
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _exc: LoginRequired):

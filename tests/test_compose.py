@@ -78,7 +78,7 @@ def test_secrets_come_from_env_and_there_is_no_default_login(compose):
     conn = env["AIRFLOW_CONN_SMTP_DEFAULT"]
     assert "${SMTP_PASSWORD:?" in conn and "disable_tls" in conn and "disable_ssl" in conn
     assert {"AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "SMTP_PASSWORD", "POSTGRES_PASSWORD",
-            "FANGPIN_DB_PASSWORD", "AIRFLOW_USERS"} <= _required(text)
+            "FANGPIN_DB_PASSWORD", "AIRFLOW_ADMIN_USER", "AIRFLOW_ADMIN_PASSWORD"} <= _required(text)
     lowered = text.lower()
     assert "admin:admin" not in lowered and "airflow:airflow" not in lowered
     assert "_airflow_www_user_password" not in lowered and "simple_auth_manager_all_admins" not in lowered
@@ -102,7 +102,7 @@ def test_env_example_lists_every_variable_without_values_for_secrets():
     missing = _required(text) - set(declared)
     assert not missing, f".env.example lacks {sorted(missing)}"
     for secret in ("AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "SMTP_PASSWORD",
-                   "POSTGRES_PASSWORD", "FANGPIN_DB_PASSWORD", "AIRFLOW_USERS"):
+                   "POSTGRES_PASSWORD", "FANGPIN_DB_PASSWORD", "AIRFLOW_ADMIN_USER", "AIRFLOW_ADMIN_PASSWORD"):
         assert declared[secret] == "", f"{secret} must not have a value in .env.example"
 
 
@@ -141,18 +141,26 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
                     str(tmp_path / ".env"), "config", "-q"], check=True, timeout=60)
 
 
-def test_secrets_are_writable_by_the_auth_manager(compose):
-    """SimpleAuthManager rewrites its passwords file at start and at every login: a read-only
-    mount made every login fail (OSError: Read-only file system)."""
-    vols = compose["x-airflow-common"]["volumes"]
-    secrets = [v for v in vols if ":/opt/airflow/secrets" in v]
-    assert len(secrets) == 1 and not secrets[0].endswith(":ro")
+def test_fab_auth_manager_with_the_auditor_role_and_no_default_user(compose):
+    """Production login is FAB (users and roles in Airflow's database, no passwords file): the
+    Auditor role may read the plugins view (the 数据质量 page and Data Docs) and nothing else;
+    the init service syncs the roles and creates only the admin named in .env.
+    tests/test_fab_roles.py checks what these roles can do on a real api-server app."""
     env = compose["x-airflow-common"]["environment"]
-    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"].startswith("/opt/airflow/secrets/")
-    script = "\n".join(compose["services"]["airflow-init"]["command"])
-    chown = script[script.index("chown -R"):]
-    assert "/opt/airflow/secrets" in chown.split("\n        chmod")[0]  # owned by the Airflow user
-    assert "chmod 0600 /opt/airflow/secrets/passwords.json" in script
+    assert env["AIRFLOW__CORE__AUTH_MANAGER"] == "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+    assert not [k for k in env if "SIMPLE_AUTH_MANAGER" in k]
+    roles = json.loads(env["AIRFLOW__FAB__CUSTOM_ROLES"])
+    assert roles == {"Auditor": [{"action": "can_read", "resource": "Plugins"},
+                                 {"action": "menu_access", "resource": "Plugins"}]}
+    assert not [v for v in compose["x-airflow-common"]["volumes"] if "secrets" in v]
+    init = compose["services"]["airflow-init"]
+    script = "\n".join(init["command"])
+    assert script.index("airflow db migrate") < script.index("airflow sync-perm") < script.index("airflow users create")
+    assert "--role Admin" in script and "$${FANGPIN_ADMIN_PASSWORD}" in script
+    assert init["environment"]["FANGPIN_ADMIN_PASSWORD"].startswith("${AIRFLOW_ADMIN_PASSWORD:?")
+    requirements = (REPO / "requirements.txt").read_text(encoding="utf-8")
+    assert re.search(r"^apache-airflow-providers-fab==", requirements, re.M)
+    assert re.search(r"^apache-airflow-providers-celery==", requirements, re.M)
 
 
 def test_go_live_is_required_and_the_ui_and_schedules_use_shanghai_time(compose):

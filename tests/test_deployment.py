@@ -62,6 +62,20 @@ def test_the_cap_can_be_set_explicitly(monkeypatch):
     assert "max_active_tis_per_dag" not in orch.default_args()
 
 
+def test_retry_delay_is_five_minutes_unless_set(monkeypatch):
+    """Every task's first retry waits 5 minutes (doubling, at most 30); FANGPIN_RETRY_DELAY (seconds)
+    shortens it, as the distributed test does so that a lost worker's task is retried quickly."""
+    import datetime as dt
+
+    monkeypatch.delenv("FANGPIN_RETRY_DELAY", raising=False)
+    task = _bag().dags["fangpin_monthly_ingest"].get_task("ingest")
+    assert task.retry_delay == dt.timedelta(minutes=5) and task.retries == 2
+    assert task.max_retry_delay == dt.timedelta(minutes=30)
+    monkeypatch.setenv("FANGPIN_RETRY_DELAY", "5")
+    task = _bag().dags["fangpin_monthly_ingest"].get_task("ingest")
+    assert task.retry_delay == dt.timedelta(seconds=5) and task.retries == 2
+
+
 def test_mapped_township_tasks_are_labelled_code_and_name(sqlite_url, small_county):
     """name_township() sets the context variable the map_index_template renders."""
     import jinja2
