@@ -115,7 +115,7 @@ def bulletin_day(period: str) -> dt.date:
 
 def issued_problems(eng: Engine, until: dt.date) -> pd.DataFrame:
     """Problems of bulletins issued on or before `until`: problem_id, period, problem_type,
-    township_code, household_id, issued_on (the bulletin's 通报日期), deadline (as stored now),
+    township_code, household_id, issued_on (its 通报日期 as stored), deadline (as stored now),
     closed_on."""
     cols = ["problem_id", "period", "problem_type", "township_code", "household_id", "issued_on", "deadline",
             "closed_on"]
@@ -123,42 +123,24 @@ def issued_problems(eng: Engine, until: dt.date) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     with eng.connect() as c:
         df = pd.read_sql(text("SELECT problem_id, period, problem_type, township_code, household_id, found_on, "
-                              "deadline, closed_on FROM problems"), c)
-    df = _dates(df, "found_on", "deadline", "closed_on")
-    df["issued_on"] = [bulletin_day(p) for p in df["period"]]
+                              "deadline, closed_on, notified_on FROM problems"), c)
+    df = _dates(df, "found_on", "deadline", "closed_on", "notified_on")
+    df["issued_on"] = [n if n is not None else bulletin_day(p) for n, p in zip(df["notified_on"], df["period"])]
     df = df[df["issued_on"] <= until]
     return df[cols].sort_values("problem_id", ignore_index=True)
 
 
 def drawn_households(eng: Engine, until: dt.date) -> pd.DataFrame:
     """Households drawn for the phone spot-check, drawn on or before `until`: period,
-    household_id, township_code, drawn_on. A draw stamped later than its month's bulletin (a
-    database whose draws were stamped by the machine clock) counts as made on the bulletin date."""
+    household_id, township_code, drawn_on (the draw's recorded date)."""
     cols = ["period", "household_id", "township_code", "drawn_on"]
     if not _has(eng, "spot_check_draws"):
         return pd.DataFrame(columns=cols)
     with eng.connect() as c:
         df = pd.read_sql(text("SELECT period, household_id, township_code, drawn_at FROM spot_check_draws"), c)
     df["drawn_on"] = pd.to_datetime(df["drawn_at"]).dt.date
-    latest = {p: bulletin_day(p) for p in df["period"].unique()}
-    df["drawn_on"] = [min(d, latest[p]) for d, p in zip(df["drawn_on"], df["period"])]
     df = df[df["drawn_on"] <= until]
     return df[cols].sort_values(["period", "household_id"], ignore_index=True)
-
-
-def review_draws(eng: Engine, until: dt.date) -> pd.DataFrame:
-    """Households drawn for the county's sample review of decisions (fangpin.review), drawn on or
-    before `until`: period, household_id, drawn_on (one row per household and period, even when
-    it was drawn under both decisions)."""
-    cols = ["period", "household_id", "drawn_on"]
-    if not _has(eng, "decision_review_draws"):
-        return pd.DataFrame(columns=cols)
-    with eng.connect() as c:
-        df = pd.read_sql(text("SELECT period, household_id, drawn_on FROM decision_review_draws"), c)
-    df["drawn_on"] = pd.to_datetime(df["drawn_on"]).dt.date
-    df = df[np.array([d <= until for d in df["drawn_on"]], dtype=bool)]
-    return df[cols].drop_duplicates(["period", "household_id"]).sort_values(["period", "household_id"],
-                                                                              ignore_index=True)
 
 
 # ---- what the townships do with it (pure functions of the seed and the item) -----------------
