@@ -160,10 +160,21 @@ def test_policy_flags_and_review_equal_the_stored_rows(county, period):
     for key in f["total"]:
         assert f["total"][key] == sum(r[key] for r in f["rows"])
     assert f["total"]["dibao_edge"] > 0  # the generated county exercises the figure
-    s = review_summary(county, period)
+    # the review as known on the bulletin date: this month's draw, and the previous month's with
+    # the results arrived since
+    from fangpin.problems import bulletin_date
+
+    issued = bulletin_date(period)
+    s = review_summary(county, period, known_by=issued)
     r = ctx["review"]
     for key in ("households", "drawn", "reviewed", "accurate", "inaccurate", "pending"):
         assert r["total"][key] == int(s[key].sum())
+    before = review_summary(county, Month.parse(period).shift(-1), known_by=issued)
+    if r["previous"] is None:
+        assert int(before["drawn"].sum()) == 0
+    else:
+        for key in ("drawn", "reviewed", "accurate", "inaccurate", "pending"):
+            assert r["previous"]["total"][key] == int(before[key].sum())
     html = render_html(monthly.TEMPLATE, ctx)
     assert "七、疑点数据核查" in html and "八、低保边缘、刚性支出型困难与抽查审核" in html
     assert f"低保边缘户{f['total']['dibao_edge']:,}户" in html

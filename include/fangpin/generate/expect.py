@@ -14,6 +14,19 @@ import pandas as pd
 from fangpin import feeds as F
 
 
+def _people_of(members: pd.DataFrame, hs: pd.DataFrame):
+    """(the members of the households `hs`, a function giving a person-level frame the column
+    `h` of its household, keeping only those members' rows)."""
+    mem = members[members["h"].isin(hs.index)]
+    person_h = pd.Series(mem["h"].to_numpy(), index=mem["person"].to_numpy())
+
+    def of_people(frame: pd.DataFrame) -> pd.DataFrame:
+        f = frame[frame["person"].isin(person_h.index)].copy()
+        f["h"] = person_h.reindex(f["person"].to_numpy()).to_numpy()
+        return f
+    return mem, of_people
+
+
 def evaluate(households: pd.DataFrame, members: pd.DataFrame, feeds: dict[str, pd.DataFrame], ctx) -> dict[int, set]:
     """{household position: set of rule codes} for every household hitting at least one rule."""
     hs = households.drop_duplicates("h").set_index("h")
@@ -26,13 +39,7 @@ def evaluate(households: pd.DataFrame, members: pd.DataFrame, feeds: dict[str, p
     start, end, year_start = (pd.Timestamp(ctx.month.start), pd.Timestamp(ctx.month.end),
                               pd.Timestamp(ctx.month.year_start))
     T = ctx.T
-    mem = members[members["h"].isin(hs.index)]
-    person_h = pd.Series(mem["h"].to_numpy(), index=mem["person"].to_numpy())
-
-    def of_people(frame: pd.DataFrame) -> pd.DataFrame:
-        f = frame[frame["person"].isin(person_h.index)].copy()
-        f["h"] = person_h.reindex(f["person"].to_numpy()).to_numpy()
-        return f
+    mem, of_people = _people_of(members, hs)
 
     inc, last = hs["income"], hs["last_income"]
     add(hs.index[inc < T], "R01")
@@ -98,13 +105,7 @@ def evaluate_audit(households: pd.DataFrame, members: pd.DataFrame, feeds: dict[
             hits.setdefault(int(h), set()).add(code)
 
     end = pd.Timestamp(ctx.month.end)
-    mem = members[members["h"].isin(hs.index)]
-    person_h = pd.Series(mem["h"].to_numpy(), index=mem["person"].to_numpy())
-
-    def of_people(frame: pd.DataFrame) -> pd.DataFrame:
-        f = frame[frame["person"].isin(person_h.index)].copy()
-        f["h"] = person_h.reindex(f["person"].to_numpy()).to_numpy()
-        return f
+    mem, of_people = _people_of(members, hs)
 
     def filled(col):
         v = hs[col]

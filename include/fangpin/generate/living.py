@@ -143,6 +143,21 @@ def drawn_households(eng: Engine, until: dt.date) -> pd.DataFrame:
     return df[cols].sort_values(["period", "household_id"], ignore_index=True)
 
 
+def review_draws(eng: Engine, until: dt.date) -> pd.DataFrame:
+    """Households drawn for the county's sample review of decisions (fangpin.review), drawn on or
+    before `until`: period, household_id, drawn_on (one row per household and period, even when
+    it was drawn under both decisions)."""
+    cols = ["period", "household_id", "drawn_on"]
+    if not _has(eng, "decision_review_draws"):
+        return pd.DataFrame(columns=cols)
+    with eng.connect() as c:
+        df = pd.read_sql(text("SELECT period, household_id, drawn_on FROM decision_review_draws"), c)
+    df["drawn_on"] = pd.to_datetime(df["drawn_on"]).dt.date
+    df = df[np.array([d <= until for d in df["drawn_on"]], dtype=bool)]
+    return df[cols].drop_duplicates(["period", "household_id"]).sort_values(["period", "household_id"],
+                                                                              ignore_index=True)
+
+
 # ---- what the townships do with it (pure functions of the seed and the item) -----------------
 
 def _u(seed: int, *key) -> float:
