@@ -2,15 +2,22 @@
 
 Called by benchmarks/run.py; each stage in a fresh process so its peak memory is its own.
 Usage: python benchmarks/stage.py STAGE DATA_DIR PERIOD OUT_DIR
+
+A stage may add figures of its own to the JSON line through EXTRA (the ingest: the time spent
+loading and the rows loaded; bulk_floor: the engine's own bulk-insert rate for the same rows).
+Set FANGPIN_BENCH_PROFILE=FILE to write a cProfile of the stage to FILE.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
 from pathlib import Path
+
+EXTRA: dict = {}
 
 
 def io_floor(data: Path, period: str, out: Path) -> None:
@@ -37,15 +44,111 @@ def validate_pandas(data: Path, period: str, out: Path) -> None:
 
 
 def ingest(data: Path, period: str, out: Path) -> None:
-    from fangpin import pipeline
+    """The ingest; EXTRA gets the load's share (load_delivery, and within it the engine's bulk
+    inserts) and the rows loaded, for the rows/s figure."""
+    from fangpin import load, pipeline
+    from fangpin.store import db
 
+    real_load, real_insert = load.load_delivery, db.bulk_insert
+    EXTRA.update(load_seconds=0.0, insert_seconds=0.0, rows=0)
+
+    def timed_load(*a, **k):
+        t0 = time.perf_counter()
+        try:
+            return real_load(*a, **k)
+        finally:
+            EXTRA["load_seconds"] += time.perf_counter() - t0
+
+    def timed_insert(conn, table, frame):
+        t0 = time.perf_counter()
+        real_insert(conn, table, frame)
+        EXTRA["insert_seconds"] += time.perf_counter() - t0
+        EXTRA["rows"] += len(frame)
+
+    load.load_delivery, db.bulk_insert = timed_load, timed_insert
     pipeline.ingest(data, period, out_dir=out, build_docs=True)
+    EXTRA["engine"] = db.engine().dialect.name
+    EXTRA["load_seconds"] = round(EXTRA["load_seconds"], 2)
+    EXTRA["insert_seconds"] = round(EXTRA["insert_seconds"], 2)
+
+
+def bulk_floor(data: Path, period: str, out: Path) -> None:
+    """The engine's own bulk-insert rate for the rows the ingest loaded: every feed table's rows of
+    the period copied into a plain table (no index, no constraint) of a scratch database/schema,
+    by the driver alone: SQLite executemany on prepared tuples in one transaction, PostgreSQL
+    COPY FROM STDIN of prepared CSV. Only the insert is timed."""
+    import io
+
+    from fangpin.store import db
+    from fangpin.store.models import FEED_TABLES
+
+    eng = db.engine()
+    EXTRA.update(engine=eng.dialect.name, rows=0, insert_seconds=0.0)
+    if eng.dialect.name == "sqlite":
+        import sqlite3
+
+        scratch = out.parent / "bulk_floor.db"
+        scratch.unlink(missing_ok=True)
+        raw = eng.raw_connection()
+        try:
+            dst = sqlite3.connect(scratch)
+            dst.execute("PRAGMA journal_mode=WAL")
+            for name, table in FEED_TABLES.items():
+                cols = [c.name for c in table.columns]
+                rows = raw.cursor().execute(f"SELECT {', '.join(cols)} FROM {table.name} WHERE period = ?",
+                                            (period,)).fetchall()
+                dst.execute(f"CREATE TABLE {table.name} ({', '.join(cols)})")
+                t0 = time.perf_counter()
+                with dst:
+                    dst.executemany(f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(cols))})", rows)
+                EXTRA["insert_seconds"] += time.perf_counter() - t0
+                EXTRA["rows"] += len(rows)
+            dst.close()
+        finally:
+            raw.close()
+            scratch.unlink(missing_ok=True)
+    elif eng.dialect.name == "postgresql":
+        raw = eng.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("DROP SCHEMA IF EXISTS bulk_floor CASCADE; CREATE SCHEMA bulk_floor")
+            for name, table in FEED_TABLES.items():
+                buf = io.StringIO()
+                cur.copy_expert(f"COPY (SELECT * FROM {table.name} WHERE period = '{period}') TO STDOUT "
+                                "WITH (FORMAT csv)", buf)
+                cur.execute(f"CREATE TABLE bulk_floor.{table.name} (LIKE public.{table.name} "
+                            "INCLUDING DEFAULTS)")
+                raw.commit()
+                buf.seek(0)
+                t0 = time.perf_counter()
+                cur.copy_expert(f"COPY bulk_floor.{table.name} FROM STDIN WITH (FORMAT csv)", buf)
+                raw.commit()
+                EXTRA["insert_seconds"] += time.perf_counter() - t0
+                cur.execute(f"SELECT count(*) FROM bulk_floor.{table.name}")
+                EXTRA["rows"] += cur.fetchone()[0]
+            cur.execute("DROP SCHEMA bulk_floor CASCADE")
+            raw.commit()
+        finally:
+            raw.close()
+    EXTRA["insert_seconds"] = round(EXTRA["insert_seconds"], 2)
 
 
 def screen(data: Path, period: str, out: Path) -> None:
     from fangpin import pipeline
 
     pipeline.screen_period(period, str(out), push_lists=True)
+
+
+def audit(data: Path, period: str, out: Path) -> None:
+    from fangpin import pipeline
+
+    pipeline.audit_period(period, str(out))
+
+
+def review(data: Path, period: str, out: Path) -> None:
+    from fangpin import pipeline
+
+    pipeline.review_period(period, str(out))
 
 
 def sample(data: Path, period: str, out: Path) -> None:
@@ -65,12 +168,27 @@ def reports(data: Path, period: str, out: Path) -> None:
     pipeline.build_report("quarterly", str(month.quarter), str(out))
 
 
-STAGES = {f.__name__: f for f in (io_floor, validate_gx, validate_pandas, ingest, screen, sample, reports)}
+def problem_lists(data: Path, period: str, out: Path) -> None:
+    """Every township's problem-list PDF (the bulletin DAG's mapped write_township_problems)."""
+    from fangpin import pipeline
+
+    for code in pipeline.township_codes(period):
+        pipeline.write_township_problems(period, code, str(out))
+
+
+STAGES = {f.__name__: f for f in (io_floor, validate_gx, validate_pandas, ingest, bulk_floor, audit, screen,
+                                  review, sample, problem_lists, reports)}
 
 if __name__ == "__main__":
     stage, data, period, out = sys.argv[1], Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+    profile = os.environ.get("FANGPIN_BENCH_PROFILE")
     t0 = time.perf_counter()
-    STAGES[stage](data, period, out)
+    if profile:
+        import cProfile
+
+        cProfile.run("STAGES[stage](data, period, out)", profile)
+    else:
+        STAGES[stage](data, period, out)
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"stage": stage, "seconds": round(seconds, 2), "peak_mb": round(peak_mb)}))
+    print(json.dumps({"stage": stage, "seconds": round(seconds, 2), "peak_mb": round(peak_mb), **EXTRA}))

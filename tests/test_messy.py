@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -482,3 +483,29 @@ def test_ids_in_any_dress_normalise_to_the_same_valid_id(born, seq, pad, full_wi
 def test_an_id_through_a_spreadsheet_number_is_always_recognised(n):
     text = pd.Series([f"{float(n):.5E}", f"{n}.0", f"{float(n):.14e}"])
     assert N.numeric_id_text(text).all()
+
+
+def test_value_parsers_on_every_shape_of_cell():
+    """checks.parse_dates / parse_months / unparseable / to_number / text (one re pass per column,
+    docs/benchmarks.md) on the shapes a department's export has: separators, compact forms, blanks
+    around values, impossible dates, out-of-range years, non-text cells and empty cells."""
+    cells = pd.Series([" 2026-10-05", "2026/2/30", "20261005", "2024-02-29", "2023-02-29", "2026-13-01",
+                       "1677-01-01", "2261-12-31", "2026-10", "202610", "", None, np.nan, "  ", "x", 12.0, pd.NA],
+                      index=range(10, 27), dtype=object)
+    days = C.parse_dates(cells)
+    assert days.index.equals(cells.index) and str(days.dtype) == "datetime64[ns]"
+    assert [None if pd.isna(d) else f"{d:%Y-%m-%d}" for d in days] == [
+        "2026-10-05", None, "2026-10-05", "2024-02-29", None, None, None, "2261-12-31", None, None,
+        None, None, None, None, None, None, None]
+    months = C.parse_months(cells)
+    assert [None if pd.isna(d) else f"{d:%Y-%m}" for d in months] == [None] * 8 + [
+        "2026-10", "2026-10"] + [None] * 7
+    assert C.unparseable(cells).tolist() == [False, True, False, False, True, True, True, False, True, True,
+                                             False, False, False, False, True, True, False]
+    assert C.unparseable(cells, "month").tolist() == [True] * 8 + [False, False, False, False, False, False,
+                                                                   True, True, False]
+    numbers = pd.Series([" 5200.50", "-1.5", ".5", "3.", "5,200", "1e5", "", None, 7, "１２"], dtype=object)
+    assert C.to_number(numbers).fillna(-99).tolist() == [5200.5, -1.5, 0.5, 3.0, -99, -99, -99, -99, 7.0, -99]
+    assert C.text(pd.Series([" a ", "", None, "  ", 5, np.nan], dtype=object)).tolist() == [
+        "a", None, None, None, "5", None]
+    assert C.text(pd.Series([], dtype=object)).empty and C.parse_dates(pd.Series([], dtype=object)).empty

@@ -32,6 +32,21 @@ def test_replace_period_replaces_only_that_period(db_url):
     assert db.periods_loaded(eng, "regions") == ["2026-10", "2026-11"]
 
 
+def test_read_feed_where_reads_only_the_matching_rows(db_url):
+    """read_feed(where=...) filters in SQL (a township's problem list reads its own households)."""
+    eng = db.engine(db_url)
+    frame = pd.DataFrame({"source_row": [2, 3, 4], "code": ["451302100", "451302100001", "451302101001"],
+                          "name": ["凤凰镇", "三联村", "北五村"], "level": ["乡镇", "村", "村"],
+                          "township_code": ["451302100", "451302100", "451302101"]})
+    with eng.begin() as conn:
+        db.replace_period(conn, "regions", "2026-10", frame)
+    one = db.read_feed(eng, "regions", "2026-10", columns=["code", "name"], where={"township_code": "451302100"})
+    assert one["name"].tolist() == ["凤凰镇", "三联村"] and list(one.columns) == ["code", "name"]
+    assert db.read_feed(eng, "regions", "2026-10", where={"township_code": "451302101", "level": "村"})[
+        "code"].tolist() == ["451302101001"]
+    assert db.read_feed(eng, "regions", "2026-10", where={"township_code": "999"}).empty
+
+
 def test_bulk_load_round_trips_every_kind_of_value(db_url):
     """The fast load path (COPY on PostgreSQL, raw executemany on SQLite) stores what the typed
     frame holds: dates (a leap day too), money with cents, counts, NULL vs empty text, and text with

@@ -540,13 +540,25 @@ def turned_yellow(eng: Engine, first: dt.date, last: dt.date, known_by: dt.date 
     most once (a red one never does). Returns them in their state on `last` (states())."""
     known_by = known_by or last + dt.timedelta(days=1)
     df = as_known(read_problems(eng), last, known_by)
+    # Columns zipped (not iterrows: a Series per row) and each distinct 通报日期's deadline and each
+    # month's bulletin date computed once: this runs on every weekly and monthly report.
+    yellow_day: dict[dt.date, dt.date] = {}
+    bulletins: dict[Month, dt.date] = {}
+
+    def bulletin(m: Month) -> dt.date:
+        if m not in bulletins:
+            bulletins[m] = bulletin_date(m)
+        return bulletins[m]
+
     keep = []
-    for i, r in df.iterrows():
-        if r["problem_type"] == SHOULD_MONITOR:
+    for i, period, kind, notified, closed in zip(df.index, df["period"], df["problem_type"], df["notified_on"],
+                                                 df["closed_on"]):
+        if kind == SHOULD_MONITOR:
             continue
-        day = deadline_after(r["notified_on"]) + dt.timedelta(days=1)
-        if first <= day <= last and _state(r["period"], r["problem_type"], r["notified_on"], r["closed_on"], day,
-                                           bulletin_date)[0] == STATE_YELLOW:
+        if notified not in yellow_day:
+            yellow_day[notified] = deadline_after(notified) + dt.timedelta(days=1)
+        day = yellow_day[notified]
+        if first <= day <= last and _state(period, kind, notified, closed, day, bulletin)[0] == STATE_YELLOW:
             keep.append(i)
     return states(df.loc[keep], last, known_by).reset_index(drop=True)
 

@@ -8,6 +8,7 @@ or NaN for an empty cell) and returns a Series aligned on its index.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -20,16 +21,26 @@ FRACTION_REGEX = r"\.[0-9]*[1-9]"          # a count with a non-zero fractional 
 PHONE_REGEX = r"^1[3-9][0-9]{9}$"
 _DATE_RE = r"^([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})$|^([0-9]{4})([0-9]{2})([0-9]{2})$"
 _MONTH_RE = r"^([0-9]{4})-?([0-9]{2})$"
+_DATE_PATTERN, _MONTH_PATTERN, _NUMBER = re.compile(_DATE_RE), re.compile(_MONTH_RE), re.compile(NUMBER_REGEX)
 _CHECK = np.array(list(CHECK_CHARS))
 _W = np.array(WEIGHTS, dtype=np.int64)
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _ID_PROBLEMS = np.array([None, "含非法字符", "地区码无效", "出生日期无效", "校验位错误"], dtype=object)
 
 
+def _stripped(values: pd.Series) -> pd.Series:
+    """Every cell as stripped text, "" for an empty one (object dtype): one Python pass, cheaper
+    than astype(str).str.strip() on pandas' python-backed strings."""
+    present = values.notna().to_numpy()
+    out = [str(v).strip() if p else "" for v, p in zip(values.tolist(), present)]
+    return pd.Series(out, index=values.index, dtype=object)
+
+
 def text(values: pd.Series) -> pd.Series:
     """Stripped text with empty cells as None (object dtype)."""
-    s = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-    return s.astype(object).where(s != "", None)
+    present = values.notna().to_numpy()
+    out = [(str(v).strip() or None) if p else None for v, p in zip(values.tolist(), present)]
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def id_problems(values: pd.Series, today: dt.date | None = None) -> pd.Series:
@@ -80,21 +91,32 @@ def id_problems(values: pd.Series, today: dt.date | None = None) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
+def _ymd_date(m: re.Match) -> tuple[int, int, int]:
+    g = m.groups()
+    return (int(g[0]), int(g[1]), int(g[2])) if g[0] is not None else (int(g[3]), int(g[4]), int(g[5]))
+
+
+def _ym_month(m: re.Match) -> tuple[int, int, int]:
+    return int(m.group(1)), int(m.group(2)), 1
+
+
+def _parse(stripped: pd.Series, regex: re.Pattern, parts) -> pd.Series:
+    """Year, month and day of every matching cell, by the re module in one pass (pandas'
+    str.extract + to_numeric on python-backed strings cost ~5× more), then assembled."""
+    nan = (np.nan, np.nan, np.nan)
+    rows = [parts(m) if (m := regex.search(x)) is not None else nan for x in stripped.tolist()]
+    ymd = np.array(rows, dtype=float).reshape(-1, 3)
+    return _assemble({"year": ymd[:, 0], "month": ymd[:, 1], "day": ymd[:, 2]}, stripped.index)
+
+
 def parse_dates(values: pd.Series) -> pd.Series:
     """2026-10-05 | 2026/10/5 | 20261005 -> datetime64[ns]; NaT when empty or not a real date."""
-    s = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-    m = s.str.extract(_DATE_RE)
-    parts = {
-        "year": m[0].fillna(m[3]), "month": m[1].fillna(m[4]), "day": m[2].fillna(m[5]),
-    }
-    return _assemble(parts, values.index)
+    return _parse(_stripped(values), _DATE_PATTERN, _ymd_date)
 
 
 def parse_months(values: pd.Series) -> pd.Series:
     """2026-10 | 202610 -> datetime64[ns] of the month's first day; NaT when empty or invalid."""
-    s = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-    m = s.str.extract(_MONTH_RE)
-    return _assemble({"year": m[0], "month": m[1], "day": pd.Series("1", index=m.index)}, values.index)
+    return _parse(_stripped(values), _MONTH_PATTERN, _ym_month)
 
 
 def _assemble(parts: dict, index) -> pd.Series:
@@ -110,15 +132,15 @@ def _assemble(parts: dict, index) -> pd.Series:
 
 def unparseable(values: pd.Series, unit: str = "day") -> pd.Series:
     """True where a non-empty value is not a date (unit 'day') or month (unit 'month')."""
-    parsed = parse_months(values) if unit == "month" else parse_dates(values)
-    present = text(values).notna()
-    return present & parsed.isna()
+    s = _stripped(values)  # stripped once for both tests
+    parsed = _parse(s, _MONTH_PATTERN, _ym_month) if unit == "month" else _parse(s, _DATE_PATTERN, _ymd_date)
+    return (s != "") & parsed.isna()
 
 
 def to_number(values: pd.Series) -> pd.Series:
     """Plain decimal numbers as float64; NaN when empty or not a plain number."""
-    s = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-    ok = s.str.contains(NUMBER_REGEX, regex=True)
+    s = _stripped(values)
+    ok = [_NUMBER.search(x) is not None for x in s.tolist()]
     return pd.to_numeric(s.where(ok, None), errors="coerce").astype("float64")
 
 

@@ -145,8 +145,10 @@ HH_COLUMNS = ["household_id", "village_code", "township_code", "head_name", "cat
               "risk_eliminated", "eliminated_month", "declared_size"]
 
 
-def households(eng: Engine, month: Month) -> pd.DataFrame:
-    return read_feed(eng, "households", str(month), columns=HH_COLUMNS)
+def households(eng: Engine, month: Month, township_code: str | None = None) -> pd.DataFrame:
+    """The month's households (HH_COLUMNS); only one township's when `township_code` is given."""
+    where = {"township_code": township_code} if township_code is not None else None
+    return read_feed(eng, "households", str(month), columns=HH_COLUMNS, where=where)
 
 
 def townships(eng: Engine, month: Month, hh: pd.DataFrame | None = None) -> pd.Series:
