@@ -70,3 +70,13 @@ def test_vectorised_id_check_equals_the_scalar_one(value):
     got = id_problems(pd.Series([value]), today=today).iloc[0]
     want = ids.id_problem(value, today=today) if ids.normalise(value) else None
     assert got == want
+
+
+def test_the_id_birth_date_reference_is_the_period_end_and_never_after_today():
+    import datetime as dt
+
+    from fangpin.quality.checks import born_by
+
+    assert born_by("2026-10-31T00:00:00") == dt.date(2026, 10, 31)   # a past period: its end
+    assert born_by(dt.date(2999, 1, 31)) == dt.date.today()          # a period not ended: today
+    assert born_by(None) is None and born_by({}) is None

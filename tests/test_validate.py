@@ -94,6 +94,10 @@ def delivery() -> tuple[dict[str, list[dict]], set[tuple[str, int, str]], dict[s
         ("H21", {"帮扶措施数": "1.5"}, "帮扶措施数：不是整数"),
         ("H22", {"户主身份证号": pid(1002)[:17]}, "户主身份证号：长度不是18位"),
         ("H23", {"户主身份证号": pid(1003)[:10] + "1332" + pid(1003)[14:]}, "户主身份证号：出生日期无效"),
+        # born after the period's end (2026-10-31): invalid for October's delivery whenever it
+        # is validated — the same on a re-run months later (the reference is the period, not today)
+        ("H30", {"户主身份证号": pid(1004, born=dt.date(2026, 11, 2))}, "户主身份证号：出生日期无效"),
+        ("H31", {"户主身份证号": pid(1005, born=dt.date(2026, 10, 31))}, None),  # born on the last day: valid
     ]
     for hid, change, reason in planted:
         idn = pid(2000 + int(hid[1:]))

@@ -169,8 +169,8 @@ def pandas_check(raw: dict, period: str | Month, suites_dir: Path | None = None)
         out = {}
         for name, frame in checks.items():
             failures = E.evaluate_suite(frame, suites[name], params)
-            why = M.row_reasons(raws[name], F.FEEDS[name], frame, failures) if name in raws \
-                else E.reasons(frame, failures)
+            why = M.row_reasons(raws[name], F.FEEDS[name], frame, failures, params) if name in raws \
+                else E.reasons(frame, failures, params)
             rows = raw[name]["source_row"].to_numpy()
             out[name] = pd.Series(why.to_numpy(), index=pd.Index(rows[why.index.to_numpy(dtype=int)],
                                                                   name="source_row"), name=REASON)
@@ -229,7 +229,7 @@ def validate_delivery(data_dir: Path, period, out_dir: Path | None = None, eng=N
                                          _empty_quarantine(feed))
             continue
         outcomes[name] = _outcome(feed, raws[name], checks[name], gx_results[name][0], member_ids,
-                                  notes.get(name, []))
+                                  notes.get(name, []), E.period_params(month))
         if row_checks and name in row_checks:
             outcomes[name] = _apply_row_check(outcomes[name], feed, raws[name], row_checks[name])
 
@@ -255,8 +255,8 @@ def validate_delivery(data_dir: Path, period, out_dir: Path | None = None, eng=N
 
 
 def _outcome(feed: F.Feed, raw: RawFeed, check: pd.DataFrame, failures: list, member_ids: set | None,
-             notes: list[str]) -> FeedOutcome:
-    why = M.row_reasons(raw, feed, check, failures)
+             notes: list[str], params: dict | None = None) -> FeedOutcome:
+    why = M.row_reasons(raw, feed, check, failures, params)
     source_row = raw.frame["source_row"].reset_index(drop=True)
     why, accepted = _typed_or_quarantined(feed, check, source_row, why)
     bad = why.index.to_numpy(dtype=int)

@@ -43,6 +43,22 @@ def text(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
+def born_by(value) -> dt.date | None:
+    """The latest valid birth date an ID check uses, from its `born_by` argument (a date, or an
+    ISO date/datetime text such as the suite parameter period_end), and never after today (a
+    birth date in the future is invalid too); None: today. For a past period it is the period's
+    end, so re-validating it later gives the same result."""
+    if value is None or (isinstance(value, dict) and not value):
+        return None
+    if isinstance(value, dt.datetime):
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        day = dt.date.fromisoformat(str(value)[:10])
+    return min(day, dt.date.today())
+
+
 def id_problems(values: pd.Series, today: dt.date | None = None) -> pd.Series:
     """Vectorised fangpin.ids.id_problem: the Chinese problem of each ID number, None when valid or empty.
 

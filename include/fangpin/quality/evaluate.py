@@ -95,7 +95,7 @@ def _map_failures(frame: pd.DataFrame, type_: str, kw: dict, params: dict) -> pd
     elif type_ == "expect_column_values_to_be_unique":
         ok = ~col.duplicated(keep=False)
     elif type_ == ID_EXPECTATION:
-        ok = C.id_problems(col).isna()
+        ok = C.id_problems(col, today=C.born_by(_param(kw.get("born_by"), params))).isna()
     elif type_ == DATE_EXPECTATION:
         ok = ~C.unparseable(col, kw.get("unit", "day"))
     elif type_ == REFERENCE_EXPECTATION:
@@ -127,13 +127,15 @@ def evaluate_suite(frame: pd.DataFrame, suite: dict, params: dict) -> list[Failu
     return out
 
 
-def reasons(frame: pd.DataFrame, failures: list[Failure]) -> pd.Series:
+def reasons(frame: pd.DataFrame, failures: list[Failure], params: dict | None = None) -> pd.Series:
     """One reason text per rejected row (index = check-frame positions), in suite order."""
-    return format_reasons(reason_parts(frame, failures))
+    return format_reasons(reason_parts(frame, failures, params))
 
 
-def reason_parts(frame: pd.DataFrame, failures: list[Failure]) -> pd.DataFrame:
-    """The failures as long rows (row, order, header, problem), in suite order."""
+def reason_parts(frame: pd.DataFrame, failures: list[Failure], params: dict | None = None) -> pd.DataFrame:
+    """The failures as long rows (row, order, header, problem), in suite order. `params`: the
+    suites' runtime parameters (period_params), for wording that depends on them (an ID born after
+    the period's end)."""
     parts = [pd.DataFrame({"row": pd.Series(dtype="int64"), "order": pd.Series(dtype="int64"),
                            "header": pd.Series(dtype=object), "problem": pd.Series(dtype=object)})]
     for order, f in enumerate(failures):
@@ -141,8 +143,10 @@ def reason_parts(frame: pd.DataFrame, failures: list[Failure]) -> pd.DataFrame:
             continue
         problem = f.expectation["meta"].get("problem")
         if problem is None:  # GB 11643: the problem depends on the value
-            col = frame[f.expectation["kwargs"]["column"]].iloc[f.rows]
-            problem = C.id_problems(col).fillna("无效").to_numpy()
+            kw = f.expectation["kwargs"]
+            col = frame[kw["column"]].iloc[f.rows]
+            problem = C.id_problems(col, today=C.born_by(_param(kw.get("born_by"), params or {}))) \
+                .fillna("无效").to_numpy()
         parts.append(pd.DataFrame({"row": np.asarray(f.rows, dtype="int64"), "order": order,
                                    "header": f.header, "problem": problem}))
     return pd.concat(parts, ignore_index=True)

@@ -102,9 +102,9 @@ def duplicate_parts(feed: F.Feed, check: pd.DataFrame, clean_rows: np.ndarray) -
                       _parts(rows[later_copy], 10_000, "", R.EXACT_DUPLICATE)], ignore_index=True)
 
 
-def row_reasons(raw, feed: F.Feed, check: pd.DataFrame, failures: list) -> pd.Series:
+def row_reasons(raw, feed: F.Feed, check: pd.DataFrame, failures: list, params: dict | None = None) -> pd.Series:
     """One reason text per rejected row (index = positions): suites + messy-export problems."""
-    long = pd.concat([cell_parts(raw, feed), E.reason_parts(check, failures)], ignore_index=True)
+    long = pd.concat([cell_parts(raw, feed), E.reason_parts(check, failures, params)], ignore_index=True)
     exclusive = exclusive_rows(raw)
     flagged = np.zeros(len(check), dtype=bool)
     flagged[long["row"].to_numpy(dtype="int64")] = True

@@ -50,7 +50,7 @@ def _column_expectations(c: F.Column) -> list[dict]:
     if c.required:
         out.append(_e("expect_column_values_to_not_be_null", c.zh, R.MISSING, column=c.name))
     if c.kind == F.ID_NUMBER:
-        out.append(_e(ID_EXPECTATION, c.zh, None, column=c.name))
+        out.append(_e(ID_EXPECTATION, c.zh, None, column=c.name, born_by=PERIOD_END))
     elif c.kind == F.PHONE:
         out.append(_e("expect_column_values_to_match_regex", c.zh, R.BAD_PHONE, column=c.name, regex=PHONE_REGEX))
     elif c.kind == F.CODE:
