@@ -23,8 +23,8 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from fangpin import feeds as F
-from fangpin.params import param
-from fangpin.periods import Month, Week
+from fangpin.params import day_of_next_month
+from fangpin.periods import Week
 from fangpin.store.models import FEED_TABLES, QuarantinedRow
 
 # feed -> the column that dates a row
@@ -42,8 +42,7 @@ def arrived_on(delivery: str) -> dt.date:
     monthly ingest's scheduled day), week YYYY-Www on the Monday after the week (the weekly run)."""
     if "W" in str(delivery):
         return Week.parse(str(delivery)).end + dt.timedelta(days=1)
-    nxt = Month.parse(str(delivery)).shift(1).start
-    return nxt + dt.timedelta(days=int(param("screening.push_day", nxt)) - 1)
+    return day_of_next_month(delivery, "screening.push_day")
 
 
 def read_feedback(eng: Engine, feed: str, first: dt.date | None = None, last: dt.date | None = None,

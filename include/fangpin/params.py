@@ -80,6 +80,16 @@ def param(name: str, on: dt.date, province: str | None = None, path=None):
     return lookup(name, on, province, path).value
 
 
+def day_of_next_month(period, name: str, province: str | None = None, path=None) -> dt.date:
+    """Day `name` (a dated parameter in days, read on that month's first day) of the month after
+    `period` (a Month or YYYY-MM): the calendar's "the 6th of M+1" (ingest and push, bulletin,
+    review draw, quarterly meeting)."""
+    from fangpin.periods import Month
+
+    nxt = Month.parse(str(period)).shift(1).start
+    return nxt + dt.timedelta(days=int(param(name, nxt, province, path)) - 1)
+
+
 def all_in_force(on: dt.date, province: str | None = None, path=None) -> list[ParamValue]:
     """Every parameter in force on a date (printed in reports as the method's basis). A parameter
     with no value for the province nor a national one (e.g. a 低保 standard set only for some

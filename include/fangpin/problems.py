@@ -43,7 +43,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, select, update
 
 from fangpin import feeds as F
-from fangpin.params import param
+from fangpin.params import day_of_next_month, param
 from fangpin.periods import Month
 from fangpin.screen import RISK_LEVELS, yuan
 from fangpin.feedback import read_feedback
@@ -90,9 +90,7 @@ EARLY_RECTIFICATION = "整改日期：早于该问题的通报日期{notified}�
 def bulletin_date(period: Month | str) -> dt.date:
     """The default date of a period's bulletin: day problems.bulletin_day of the following month
     (the month's deliveries are in by the 5th). Never the wall clock."""
-    month = Month.parse(str(period))
-    nxt = month.shift(1).start
-    return nxt + dt.timedelta(days=int(param("problems.bulletin_day", nxt)) - 1)
+    return day_of_next_month(period, "problems.bulletin_day")
 
 
 _default_bulletin_date = bulletin_date
@@ -270,6 +268,18 @@ def read_problems(eng: Engine) -> pd.DataFrame:
 
 # ---- the state of a problem on a day --------------------------------------------------------------
 
+def _bulletin_dates():
+    """bulletin_date, memoised for one call of states / turned_yellow (a month's date is asked
+    once per problem)."""
+    cache: dict[Month, dt.date] = {}
+
+    def bulletins(m: Month) -> dt.date:
+        if m not in cache:
+            cache[m] = bulletin_date(m)
+        return cache[m]
+    return bulletins
+
+
 def _state(period: str, problem_type: str, notified_on: dt.date, closed_on: dt.date | None, as_of: dt.date,
            bulletins) -> tuple[str, dt.date, str | None, dt.date | None]:
     """(state, deadline in force, on_time, red since) of one problem on `as_of` (see the module
@@ -317,13 +327,7 @@ def states(problems: pd.DataFrame, as_of: dt.date, known_by: dt.date | None = No
     (通报日期 + rectification days), on_time (是|否 once closed, else None), red_since, status
     (未整改 | 逾期未整改: open past its first deadline | 已整改) and colour (蓝单|黄单|红单, "" when
     closed)."""
-    cache: dict[Month, dt.date] = {}
-
-    def bulletins(m: Month) -> dt.date:
-        if m not in cache:
-            cache[m] = bulletin_date(m)
-        return cache[m]
-
+    bulletins = _bulletin_dates()
     out = as_known(problems, as_of, known_by)
     rows = [_state(p, t, n, c, as_of, bulletins) for p, t, n, c in
             zip(out["period"], out["problem_type"], out["notified_on"], out["closed_on"])]
@@ -543,12 +547,7 @@ def turned_yellow(eng: Engine, first: dt.date, last: dt.date, known_by: dt.date 
     # Columns zipped (not iterrows: a Series per row) and each distinct 通报日期's deadline and each
     # month's bulletin date computed once: this runs on every weekly and monthly report.
     yellow_day: dict[dt.date, dt.date] = {}
-    bulletins: dict[Month, dt.date] = {}
-
-    def bulletin(m: Month) -> dt.date:
-        if m not in bulletins:
-            bulletins[m] = bulletin_date(m)
-        return bulletins[m]
+    bulletin = _bulletin_dates()
 
     keep = []
     for i, period, kind, notified, closed in zip(df.index, df["period"], df["problem_type"], df["notified_on"],

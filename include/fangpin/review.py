@@ -25,7 +25,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
 
 from fangpin import feeds as F
-from fangpin.params import param
+from fangpin.params import day_of_next_month, param
 from fangpin.periods import Month
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,7 @@ SUMMARY_COLUMNS = ["decision", "households", "drawn", "share", "reviewed", "accu
 
 def draw_date(period: Month | str, province: str | None = None) -> dt.date:
     """The day month M's decisions are drawn: day review.draw_day of M+1."""
-    nxt = Month.parse(str(period)).shift(1).start
-    return nxt + dt.timedelta(days=int(param("review.draw_day", nxt, province)) - 1)
+    return day_of_next_month(period, "review.draw_day", province)
 
 
 def decision_candidates(households: pd.DataFrame, period: Month | str) -> pd.DataFrame:

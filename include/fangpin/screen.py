@@ -28,7 +28,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 
 from fangpin import feeds as F
-from fangpin.params import param
+from fangpin.params import day_of_next_month, param
 from fangpin.periods import Month
 
 log = logging.getLogger(__name__)
@@ -498,8 +498,7 @@ def push_dates(period: Month | str, province: str | None = None,
     the following month. Verification is due problems.verification_days after it."""
     month = period if isinstance(period, Month) else Month.parse(str(period))
     if pushed_on is None:
-        nxt = month.shift(1).start
-        pushed_on = nxt + dt.timedelta(days=int(param("screening.push_day", nxt, province)) - 1)
+        pushed_on = day_of_next_month(month, "screening.push_day", province)
     return pushed_on, verify_by(pushed_on, province)
 
 

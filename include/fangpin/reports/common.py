@@ -101,12 +101,6 @@ def month_key(s: pd.Series) -> pd.Series:
     return s.astype("string").str.replace("-", "", regex=False).str[:6]
 
 
-def day_of_next_month(month: Month, parameter: str) -> dt.date:
-    """Day `parameter` (a dated parameter, read on that month's first day) of the month after `month`."""
-    nxt = month.shift(1).start
-    return nxt + dt.timedelta(days=int(param(parameter, nxt)) - 1)
-
-
 def bulletin_date(month: Month) -> dt.date:
     """The day the bulletin of `month` is issued (fangpin.problems.bulletin_date, its one home)."""
     from fangpin.problems import bulletin_date as issued
@@ -442,15 +436,21 @@ def _date(v) -> dt.date | None:
 
 # ---- data quality ------------------------------------------------------------------------------
 
+def cycle_deliveries(eng: Engine, month: Month, feeds: tuple[str, ...] | None = None) -> list[str]:
+    """The feedback deliveries (monthly and weekly) of month's bulletin cycle: those that arrived
+    since the previous bulletin and by this one, so each delivery counts in exactly one bulletin
+    (fangpin.feedback.deliveries_arrived; `feeds` default: the four weekly feedback feeds)."""
+    from fangpin.feedback import FEEDBACK_FEEDS, deliveries_arrived
+
+    return deliveries_arrived(eng, bulletin_date(month.shift(-1)), bulletin_date(month), feeds or FEEDBACK_FEEDS)
+
+
 def department_quality(eng: Engine, month: Month) -> list[dict]:
     """One row per feed: department, delivered or not, rows, quarantine rate (current validation
     runs). A township feedback feed counts every delivery of the cycle, the month's and the weekly
     drops that arrived since the previous bulletin and by this one (`deliveries`)."""
-    from fangpin.feedback import deliveries_arrived
-
     t = ValidationRun.__table__
-    cycle = deliveries_arrived(eng, bulletin_date(month.shift(-1)), bulletin_date(month))
-    periods = sorted({str(month), *cycle})
+    periods = sorted({str(month), *cycle_deliveries(eng, month)})
     runs = query(eng, select(t).where(and_(t.c.period.in_(periods), t.c.is_current.is_(True))))
     runs = runs.sort_values("validated_at").drop_duplicates(["period", "feed"], keep="last")
     order = [*F.DEPARTMENT_FEEDS, *[n for n, f in F.FEEDS.items() if f.core],
@@ -508,10 +508,8 @@ def _count_rows(eng: Engine, feed: str, month: Month) -> int:
 def township_data_quality(eng: Engine, month: Month, hh: pd.DataFrame) -> pd.Series:
     """Per township: accepted / (accepted + quarantined) rows of its own feedback feeds, over the
     deliveries (monthly and weekly) that arrived since the previous bulletin and by this one
-    (fangpin.feedback.deliveries_arrived)."""
-    from fangpin.feedback import deliveries_arrived
-
-    periods = deliveries_arrived(eng, bulletin_date(month.shift(-1)), bulletin_date(month), TOWNSHIP_FEEDBACK)
+    (cycle_deliveries)."""
+    periods = cycle_deliveries(eng, month, TOWNSHIP_FEEDBACK)
     where = hh.drop_duplicates("household_id").set_index("household_id")["township_code"]
     t = Problem.__table__
     prob_town = query(eng, select(t.c.problem_id, t.c.township_code)).set_index("problem_id")["township_code"]

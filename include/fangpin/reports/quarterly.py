@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from fangpin import charts
 from fangpin.config import settings
-from fangpin.params import param
+from fangpin.params import day_of_next_month, param
 from fangpin.periods import Quarter
 from fangpin.reports import common as C
 from fangpin.reports import sections as S
@@ -142,4 +142,4 @@ def build_context(eng: Engine, period: str | Quarter) -> dict:
 
 def meeting_date(quarter) -> dt.date:
     """The dispatch meeting's date: day quarterly.meeting_day of the month after the quarter."""
-    return C.day_of_next_month(quarter.months[-1], "quarterly.meeting_day")
+    return day_of_next_month(quarter.months[-1], "quarterly.meeting_day")

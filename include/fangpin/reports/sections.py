@@ -108,7 +108,7 @@ def policy_flag_rows(sr: pd.DataFrame, towns: pd.Series) -> dict:
 
 # ---- 抽查审核 (浚县-style sample review) ----------------------------------------------------------
 
-def review_paragraph(eng: Engine, month: Month, previous: bool = True) -> dict:
+def review_paragraph(eng: Engine, month: Month) -> dict:
     """The draw of the month's new 拟纳入 / 拟消除 decisions and its outcomes (fangpin.review), as
     known on the month's bulletin date: per decision households, drawn, share (抽查比例),
     reviewed, accurate, inaccurate, pending; plus the total. `drawn_any` is False when no draw was
@@ -116,24 +116,25 @@ def review_paragraph(eng: Engine, month: Month, previous: bool = True) -> dict:
     delivery: `previous` holds the previous month's draw with the results arrived since (None when
     that month had no draw)."""
     from fangpin.problems import bulletin_date
+
+    issued = bulletin_date(month)
+    out = _review_block(eng, month, issued)
+    before = _review_block(eng, month.shift(-1), issued)
+    out["previous"] = before if before["drawn_any"] else None
+    return out
+
+
+def _review_block(eng: Engine, period: Month, known_by) -> dict:
+    """One draw's review figures (rows per decision, total, drawn_any, label) with the results
+    arrived by `known_by`."""
     from fangpin.review import review_summary
 
-    s = review_summary(eng, month, known_by=bulletin_date(month))
+    s = review_summary(eng, period, known_by=known_by)
     rows = [{k: clean(v) for k, v in r.items()} for r in s.to_dict("records")]
     keys = ("households", "drawn", "reviewed", "accurate", "inaccurate", "pending")
     total = {k: int(sum(r[k] for r in rows)) for k in keys}
-    total["share"] = ratio(total["drawn"], total["households"])
-    total["share"] = None if total["share"] is None or total["share"] != total["share"] else float(total["share"])
-    out = {"rows": rows, "total": total, "drawn_any": total["drawn"] > 0, "label": month.label}
-    if previous:
-        before = review_paragraph(eng, month.shift(-1), previous=False)
-        if before["drawn_any"]:
-            # the previous draw's outcomes as known on this bulletin's date
-            s = review_summary(eng, month.shift(-1), known_by=bulletin_date(month))
-            before["rows"] = [{k: clean(v) for k, v in r.items()} for r in s.to_dict("records")]
-            before["total"].update({k: int(sum(r[k] for r in before["rows"])) for k in keys})
-        out["previous"] = before if before["drawn_any"] else None
-    return out
+    total["share"] = clean(ratio(total["drawn"], total["households"]))
+    return {"rows": rows, "total": total, "drawn_any": total["drawn"] > 0, "label": period.label}
 
 
 # ---- 十三清 (quarterly) -------------------------------------------------------------------------
