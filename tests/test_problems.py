@@ -166,6 +166,29 @@ def test_escalation_across_bulletins(eng):
     assert ids[("V2", "应纳未纳")] not in set(dec["problem_id"])
 
 
+def _nulls_as_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values alike (a column read with no value at all comes back None, else NaN)."""
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def test_a_township_list_is_the_county_list_of_that_township(eng):
+    """A township's problem list (read for its own PDF) is the county list's rows of that township,
+    in the same states and order — before and after November's rectifications and escalation."""
+    ids = P.derive_problems(eng, OCT).set_index(["household_id", "problem_type"])["problem_id"]
+    load_period(eng, NOV, households(), rectifications=rectifications(
+        (ids[("V2", "应纳未纳")], "2026-11-08", "已入户核实并纳入监测")))
+    P.derive_problems(eng, NOV)
+    for period, as_of in ((OCT, dt.date(2026, 11, 10)), (NOV, None)):
+        county = P.problem_list(eng, period, as_of=as_of)
+        seen = 0
+        for town in ("451302101", "451302102"):
+            own = P.problem_list(eng, period, as_of=as_of, township_code=town)
+            expected = county[county["township_code"] == town].reset_index(drop=True)
+            pd.testing.assert_frame_equal(_nulls_as_none(own), _nulls_as_none(expected))
+            seen += len(own)
+        assert seen == len(county) and len(county["colour"].unique()) >= 2  # several states, every row once
+
+
 def test_spot_check_problems_are_included(eng):
     with eng.begin() as c:
         c.execute(insert(SpotCheckDraw), [{"period": OCT, "household_id": "Z9", "township_code": "451302102",

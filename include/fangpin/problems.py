@@ -252,10 +252,12 @@ def candidates(eng: Engine, period: Month | str, known_by: dt.date | None = None
 
 # ---- stored problems ------------------------------------------------------------------------------
 
-def read_problems(eng: Engine) -> pd.DataFrame:
+def read_problems(eng: Engine, township_code: str | None = None) -> pd.DataFrame:
+    """Every stored problem (or one township's), dates as datetime.date."""
     t = Problem.__table__
+    query = select(t) if township_code is None else select(t).where(t.c.township_code == township_code)
     with eng.connect() as conn:
-        df = pd.read_sql(select(t), conn)
+        df = pd.read_sql(query, conn)
     for c in _DATE_COLS:
         df[c] = pd.to_datetime(df[c]).dt.date.astype("object").where(df[c].notna(), None)
     df = df.reindex(columns=COLUMNS)
@@ -483,7 +485,8 @@ def derive_problems(eng: Engine, period: Month | str, bulletin_date: dt.date | N
 
 
 def problem_list(eng: Engine, period: Month | str, bulletin_date: dt.date | None = None,
-                 as_of: dt.date | None = None, known_by: dt.date | None = None) -> pd.DataFrame:
+                 as_of: dt.date | None = None, known_by: dt.date | None = None,
+                 township_code: str | None = None) -> pd.DataFrame:
     """The problems relevant to the period's bulletin, in their state on `as_of` (default: the
     bulletin date) as known by `known_by` (None: as known now; see `as_known`): problems found in the
     period; problems found earlier and still open on `as_of`; problems found earlier and rectified
@@ -492,12 +495,13 @@ def problem_list(eng: Engine, period: Month | str, bulletin_date: dt.date | None
 
     Columns: LIST_COLUMNS — state (蓝|黄|红|已销号), deadline (in force on `as_of`), on_time (是|否 when
     closed), status (未整改|逾期未整改|已整改), colour (红单|黄单|蓝单, "" when closed), is_new.
-    Sorted by township, colour (红, 黄, 蓝, closed), type and number."""
+    Sorted by township, colour (红, 黄, 蓝, closed), type and number. `township_code`: that
+    township's problems only (a township's problem list reads and dates only its own)."""
     month = Month.parse(str(period))
     p = str(month)
     bdate = bulletin_date or _default_bulletin_date(month)
     as_of = as_of or bdate
-    df = read_problems(eng)
+    df = read_problems(eng, township_code)
     df = as_known(df[(df["period"] <= p) & df["notified_on"].map(lambda d: d <= as_of).astype(bool)], as_of, known_by)
     closed_by = df["closed_on"].notna()
     closed_since = df["closed_on"].map(lambda d: d is not None and d >= month.start).astype(bool)

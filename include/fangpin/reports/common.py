@@ -363,16 +363,17 @@ PROBLEM_COLUMNS = ["problem_id", "period", "problem_type", "township_code", "vil
                    "detail", "found_on", "deadline", "closed_on", "notified_on", "state", "on_time", "first_deadline"]
 
 
-def problem_list(eng: Engine, month: Month, as_of: dt.date | None = None) -> pd.DataFrame:
+def problem_list(eng: Engine, month: Month, as_of: dt.date | None = None,
+                 township_code: str | None = None) -> pd.DataFrame:
     """The problems a bulletin lists, in their state as of `as_of` (default: the bulletin date) as
     known that day (closures whose rectification arrived later not shown):
     fangpin.problems.problem_list (the only home of a problem's state), with dates as Timestamps
     and details redacted. `deadline` is the deadline in force on `as_of` (a red problem's new one);
-    `first_deadline` the one its bulletin set (通报日期 + 3 days)."""
+    `first_deadline` the one its bulletin set (通报日期 + 3 days). `township_code`: one township's."""
     from fangpin.problems import problem_list as stored_list
 
     as_of = as_of or bulletin_date(month)
-    df = stored_list(eng, str(month), as_of=as_of, known_by=as_of).reindex(columns=[*PROBLEM_COLUMNS, "status", "colour"])
+    df = stored_list(eng, str(month), as_of=as_of, known_by=as_of, township_code=township_code).reindex(columns=[*PROBLEM_COLUMNS, "status", "colour"])
     for c in ("found_on", "deadline", "closed_on", "notified_on", "first_deadline"):
         df[c] = to_dates(df[c])
     df["colour"] = df["colour"].fillna("").astype(str)

@@ -33,8 +33,7 @@ def build_context(eng: Engine, period: str | Month, township_code: str) -> dict:
     hh = C.households(eng, month, township_code)  # this township's only: one mapped task per township
     towns = C.townships(eng, month, hh)
     _, villages = C.region_names(eng, month)
-    pl = C.problem_list(eng, month, issued)
-    pl = pl[pl["township_code"] == township_code]
+    pl = C.problem_list(eng, month, issued, township_code=township_code)
     rows = C.decorate_problems(pl, hh, towns, villages)
     name = towns.get(township_code, township_code)
     counts = {c: sum(1 for r in rows if r["colour"] == c) for c in C.COLOURS}
