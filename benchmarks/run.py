@@ -70,7 +70,8 @@ def run_stage(stage: str, data: Path, period: str, out: Path, env: dict, label: 
     more = (f"  load {result['load_seconds']:.1f} s, inserts {result['insert_seconds']:.1f} s, {result['rows']:,} rows"
             if "load_seconds" in result else
             f"  {result['rows']:,} rows in {result['insert_seconds']:.1f} s" if "rows" in result else "")
-    print(f"  {result['stage']:16s} {result['seconds']:8.1f} s  {result['peak_mb']:6d} MB  "
+    print(f"  {result['stage']:16s} {result['seconds']:8.1f} s  cpu {result.get('cpu_seconds', 0):7.1f} s  "
+          f"{result['peak_mb']:6d} MB  "
           f"(load avg {result['load']:.2f}){more}", flush=True)
     return result
 
@@ -197,19 +198,22 @@ def write_doc(rows: list[dict], args, extra: list[str], before: list[dict] | Non
         f"Command: `{' '.join(['benchmarks/run.py'] + sys.argv[1:])}`.",
         "",
     ]
+    cpu = lambda r: f"{r['cpu_seconds']:.1f}" if "cpu_seconds" in r else "—"  # noqa: E731
     if old:
-        lines += ["| stage | before (s) | seconds | peak memory (MB) | load avg |", "|---|---:|---:|---:|---:|"]
+        lines += ["| stage | before (s) | seconds | CPU seconds | peak memory (MB) | load avg |",
+                  "|---|---:|---:|---:|---:|---:|"]
         b = lambda st: f"{old[st]['seconds']:.1f}" if st in old else "—"  # noqa: E731
     else:
-        lines += ["| stage | seconds | peak memory (MB) | load avg |", "|---|---:|---:|---:|"]
+        lines += ["| stage | seconds | CPU seconds | peak memory (MB) | load avg |", "|---|---:|---:|---:|---:|"]
         b = None
     for r in rows:
         cells = [LABELS.get(r["stage"], r["stage"])] + ([b(r["stage"])] if b else []) + \
-                [f"{r['seconds']:.1f}", f"{r['peak_mb']:,}", f"{r.get('load', 0):.2f}"]
+                [f"{r['seconds']:.1f}", cpu(r), f"{r['peak_mb']:,}", f"{r.get('load', 0):.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     old_cycle = sum(r["seconds"] for r in before or [] if r["stage"] in CYCLE)
+    cycle_cpu = sum(r.get("cpu_seconds", 0) for r in rows if r["stage"] in CYCLE)
     cells = [f"**monthly cycle ({' + '.join(CYCLE)})**"] + ([f"{old_cycle:.1f}"] if b else []) + \
-            [f"**{cycle:.1f}**", f"**{peak:,}**", ""]
+            [f"**{cycle:.1f}**", f"**{cycle_cpu:.1f}**", f"**{peak:,}**", ""]
     lines += ["| " + " | ".join(cells) + " |", ""]
     lines += summary_lines(rows)
     lines += extra
