@@ -182,14 +182,15 @@ def thirteen_clear(eng: Engine, month: Month, towns: pd.Series) -> dict:
 
     p = str(month)
     delivered = _delivered(eng, month)
-    hh = read_feed(eng, "households", p, columns=["household_id", "township_code", "category", "risk_eliminated"])
+    hh = read_feed(eng, "households", p, columns=["household_id", "township_code", "village_code", "category",
+                                                  "risk_eliminated"])
+    members = read_feed(eng, "members", p, columns=["id_number", "household_id"])
     hh = hh.drop_duplicates("household_id", keep="last")
     hh_town = hh.set_index("household_id")["township_code"]
-    mem = read_feed(eng, "members", p, columns=["id_number", "household_id"]).drop_duplicates("id_number", keep="last")
+    mem = members.drop_duplicates("id_number", keep="last")
     person_town = mem.set_index("id_number")["household_id"].map(hh_town).dropna()
 
-    def persons(feed: str, keep=None, columns=None) -> pd.Series:
-        df = read_feed(eng, feed, p, columns=columns)
+    def persons(df: pd.DataFrame, keep=None) -> pd.Series:
         if keep is not None:
             df = df[keep(df)]
         ids = df["id_number"][df["id_number"].isin(person_town.index)].drop_duplicates()
@@ -197,7 +198,11 @@ def thirteen_clear(eng: Engine, month: Month, towns: pd.Series) -> dict:
 
     per: dict[str, pd.Series] = {}
     if "employment" in delivered:
-        e = employment.township_counts_db(eng, month).set_index("township_code")
+        # the registry frames read above, not a second read of the county's population
+        e = employment.township_counts({"households": hh, "members": members,
+                                        "employment": read_feed(eng, "employment", p,
+                                                                columns=list(employment.READS["employment"]))},
+                                       month).set_index("township_code")
         per["working"], per["public_welfare"] = e["working"], e["public_welfare"]
     if "housing" in delivered:
         h = read_feed(eng, "housing", p, columns=["household_id", "grade", "appraisal_date"])
@@ -205,19 +210,19 @@ def thirteen_clear(eng: Engine, month: Month, towns: pd.Series) -> dict:
         h = h.drop_duplicates("household_id", keep="last")
         per["unsafe_housing"] = h[h["grade"].isin(("C", "D"))]["household_id"].map(hh_town).value_counts()
     if "health" in delivered:
-        cols = ["id_number", "disease_class"]
-        per["chronic"] = persons("health", lambda d: d["disease_class"] == "慢性病", cols)
-        per["major_disease"] = persons("health", lambda d: d["disease_class"] == "大病", cols)
+        health = read_feed(eng, "health", p, columns=["id_number", "disease_class"])
+        per["chronic"] = persons(health, lambda d: d["disease_class"] == "慢性病")
+        per["major_disease"] = persons(health, lambda d: d["disease_class"] == "大病")
     if "disability" in delivered:
-        per["disabled"] = persons("disability", columns=["id_number"])
+        per["disabled"] = persons(read_feed(eng, "disability", p, columns=["id_number"]))
     if "civil_affairs" in delivered:
         end = pd.Timestamp(month.end)
-        per["dibao_tekun"] = persons("civil_affairs", lambda d: d["assistance_type"].isin(("低保", "特困"))
-                                     & (d["start_date"] <= end), ["id_number", "assistance_type", "start_date"])
+        civil = read_feed(eng, "civil_affairs", p, columns=["id_number", "assistance_type", "start_date"])
+        per["dibao_tekun"] = persons(civil, lambda d: d["assistance_type"].isin(("低保", "特困")) & (d["start_date"] <= end))
     if "education" in delivered:
-        cols = ["id_number", "status"]
-        per["in_school"] = persons("education", lambda d: d["status"] == "在读", cols)
-        per["dropout"] = persons("education", lambda d: d["status"] == "辍学", cols)
+        education = read_feed(eng, "education", p, columns=["id_number", "status"])
+        per["in_school"] = persons(education, lambda d: d["status"] == "在读")
+        per["dropout"] = persons(education, lambda d: d["status"] == "辍学")
     monitored = hh["category"] == "监测户"
     per["monitored"] = hh[monitored]["township_code"].value_counts()
     per["lifted"] = hh[hh["category"] == "脱贫户"]["township_code"].value_counts()
