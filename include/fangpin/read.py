@@ -330,7 +330,7 @@ def read_feed(path: Path, feed: Feed | str) -> RawFeed:
     original = pd.DataFrame(body.iloc[:, cols].to_numpy(dtype=object), columns=col_names)
     original.insert(0, "source_row", range(h + 2, h + 2 + len(original)))
     original = original[keep].reset_index(drop=True)
-    frame = original.copy()
+    frame = original.copy(deep=False)  # every column is replaced below: no copy of the cells needed
     by_name = {c.name: c for c in feed.columns}
     for name in col_names:
         frame[name] = N.clean_series(frame[name], by_name.get(name))

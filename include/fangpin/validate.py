@@ -232,6 +232,9 @@ def validate_delivery(data_dir: Path, period, out_dir: Path | None = None, eng=N
                                   notes.get(name, []), E.period_params(month))
         if row_checks and name in row_checks:
             outcomes[name] = _apply_row_check(outcomes[name], feed, raws[name], row_checks[name])
+        # the feed's text and check frames are done with (the outcome holds its typed rows and its
+        # quarantine): freed now, so that the next feed's outcome reuses their memory
+        del raws[name], checks[name]
 
     validation = DeliveryValidation(month, run_uid, outcomes, stored=False,
                                     failures={n: f for n, (f, _) in gx_results.items()})
