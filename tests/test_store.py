@@ -45,6 +45,15 @@ def test_read_feed_where_reads_only_the_matching_rows(db_url):
     assert db.read_feed(eng, "regions", "2026-10", where={"township_code": "451302101", "level": "村"})[
         "code"].tolist() == ["451302101001"]
     assert db.read_feed(eng, "regions", "2026-10", where={"township_code": "999"}).empty
+    # the period column (filled in, not fetched) is where the table has it, for this period only
+    with eng.begin() as conn:
+        db.replace_period(conn, "regions", "2026-11", frame.iloc[:1])
+    whole = db.read_feed(eng, "regions", "2026-10")
+    assert list(whole.columns) == [c.name for c in FEED_TABLES["regions"].columns]
+    assert whole["period"].tolist() == ["2026-10"] * 3 and whole["code"].tolist() == frame["code"].tolist()
+    assert db.read_feed(eng, "regions", "2026-11", columns=["name", "period"]).to_dict("records") == [
+        {"name": "凤凰镇", "period": "2026-11"}]
+    assert db.read_feed(eng, "regions", "2026-12", columns=["period"]).empty
 
 
 def test_bulk_load_round_trips_every_kind_of_value(db_url):
