@@ -387,7 +387,10 @@ def fmt(v, spec=".1f") -> str:
 
 
 def doc_lines(res: dict, args) -> list[str]:
-    scale = ("smoke run (small scale, not the Xingbin figure)" if args.households < 244_000 else "Xingbin scale")
+    if args.province:
+        scale = f"{args.province} counties of {args.households // 4:,}–{args.households:,} households"
+    else:
+        scale = ("smoke run (small scale, not the Xingbin figure)" if args.households < 244_000 else "Xingbin scale")
     setup = (f"CeleryExecutor, {args.celery} workers (concurrency 1 each)" if args.celery else "LocalExecutor")
     lines = [
         f"**{scale}.** Measured {dt.date.today()} on {platform.node() or 'this machine'}: {os.cpu_count()} cores, "

@@ -373,7 +373,8 @@ def problem_list(eng: Engine, month: Month, as_of: dt.date | None = None,
     from fangpin.problems import problem_list as stored_list
 
     as_of = as_of or bulletin_date(month)
-    df = stored_list(eng, str(month), as_of=as_of, known_by=as_of, township_code=township_code).reindex(columns=[*PROBLEM_COLUMNS, "status", "colour"])
+    df = stored_list(eng, str(month), as_of=as_of, known_by=as_of, township_code=township_code)
+    df = df.reindex(columns=[*PROBLEM_COLUMNS, "status", "colour"])
     for c in ("found_on", "deadline", "closed_on", "notified_on", "first_deadline"):
         df[c] = to_dates(df[c])
     df["colour"] = df["colour"].fillna("").astype(str)

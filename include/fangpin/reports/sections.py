@@ -218,7 +218,8 @@ def thirteen_clear(eng: Engine, month: Month, towns: pd.Series) -> dict:
     if "civil_affairs" in delivered:
         end = pd.Timestamp(month.end)
         civil = read_feed(eng, "civil_affairs", p, columns=["id_number", "assistance_type", "start_date"])
-        per["dibao_tekun"] = persons(civil, lambda d: d["assistance_type"].isin(("低保", "特困")) & (d["start_date"] <= end))
+        per["dibao_tekun"] = persons(civil, lambda d: d["assistance_type"].isin(("低保", "特困"))
+                                     & (d["start_date"] <= end))
     if "education" in delivered:
         education = read_feed(eng, "education", p, columns=["id_number", "status"])
         per["in_school"] = persons(education, lambda d: d["status"] == "在读")
