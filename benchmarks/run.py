@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/run.py --households 20000   # quicker look
     .venv/bin/python benchmarks/run.py --counties 2         # also two counties at once
     .venv/bin/python benchmarks/run.py --before /tmp/old/results.json   # a "before" column
+    .venv/bin/python benchmarks/run.py --airflow            # then the month through a real Airflow
 
 Each stage runs in its own process (benchmarks/stage.py) so its time and peak memory are its own.
 The machine's load average is recorded beside each stage (other work on a 2-core machine shows).
@@ -242,6 +243,9 @@ def main() -> None:
                                      "(default postgresql+psycopg2://postgres@127.0.0.1:5432/postgres)")
     ap.add_argument("--no-pg", action="store_true", help="do not load into PostgreSQL")
     ap.add_argument("--before", type=Path, help="results.json of an earlier run: a 'before' column")
+    ap.add_argument("--airflow", action="store_true",
+                    help="then the same county size through a real Airflow (benchmarks/airflow.py: scheduler, "
+                         "LocalExecutor, PostgreSQL; its own section of docs/benchmarks.md)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="fangpin-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -272,6 +276,11 @@ def main() -> None:
     if not args.no_write:
         before = json.loads(args.before.read_text(encoding="utf-8")) if args.before else None
         write_doc(rows, args, extra, before)
+    if args.airflow:  # the month end to end through a real scheduler (needs PostgreSQL)
+        cmd = [sys.executable, str(ROOT / "benchmarks" / "airflow.py"), "--households", str(args.households),
+               "--seed", str(args.seed), "--work", str(work / "airflow")] + (["--no-write"] if args.no_write else [])
+        print("the month through Airflow: " + " ".join(cmd[1:]), flush=True)
+        subprocess.run(cmd, check=True)
 
 
 if __name__ == "__main__":
