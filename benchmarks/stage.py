@@ -192,12 +192,6 @@ def quarterly_report(data: Path, period: str, out: Path) -> None:
     _report("quarterly", period, out)
 
 
-def reports(data: Path, period: str, out: Path) -> None:
-    """The three reports in one process (the earlier rounds' stage)."""
-    for kind in ("monthly", "weekly", "quarterly"):
-        _report(kind, period, out)
-
-
 def problem_lists(data: Path, period: str, out: Path) -> None:
     """Every township's problem-list PDF (the bulletin DAG's mapped write_township_problems)."""
     from fangpin import pipeline
@@ -207,7 +201,7 @@ def problem_lists(data: Path, period: str, out: Path) -> None:
 
 
 STAGES = {f.__name__: f for f in (io_floor, validate_gx, validate_pandas, ingest, bulk_floor, audit, screen,
-                                  review, sample, problem_lists, reports, weekly_report, monthly_report,
+                                  review, sample, problem_lists, weekly_report, monthly_report,
                                   quarterly_report)}
 
 if __name__ == "__main__":

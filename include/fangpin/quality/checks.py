@@ -38,9 +38,8 @@ def _stripped(values: pd.Series) -> pd.Series:
 
 def text(values: pd.Series) -> pd.Series:
     """Stripped text with empty cells as None (object dtype)."""
-    present = values.notna().to_numpy()
-    out = [(str(v).strip() or None) if p else None for v, p in zip(values.tolist(), present)]
-    return pd.Series(out, index=values.index, dtype=object)
+    s = _stripped(values)
+    return s.where(s != "", None)
 
 
 def born_by(value) -> dt.date | None:
